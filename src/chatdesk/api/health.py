@@ -1,0 +1,24 @@
+"""Liveness and readiness for load balancers and Kubernetes probes."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Response
+from flask_openapi3 import APIBlueprint, Tag
+
+from chatdesk.services import health
+
+bp = APIBlueprint("health", __name__, abp_tags=[Tag(name="operations")])
+
+
+@bp.get("/healthz", summary="Liveness: the process answers")
+def healthz() -> Response:
+    return Response('{"status": "ok"}', mimetype="application/json")
+
+
+@bp.get("/readyz", summary="Readiness: database, cache and knowledge index")
+def readyz() -> Response:
+    report = health.readiness()
+    return Response(json.dumps(report), status=200 if report["ready"] else 503,
+                    mimetype="application/json")

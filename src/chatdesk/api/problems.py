@@ -1,0 +1,90 @@
+"""Errors as RFC 9457 ``application/problem+json``, for every route."""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from flask import Flask, Response, request
+from pydantic import BaseModel, ValidationError
+from werkzeug.exceptions import HTTPException
+
+from chatdesk.errors import ChatdeskError
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+
+
+def validation_problem(error: ValidationError) -> Response:
+    errors = [
+        {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+        for e in error.errors(include_url=False, include_context=False, include_input=False)
+    ]
+    fields = ", ".join(".".join(str(p) for p in e["loc"]) or "body" for e in errors)
+    return problem(422, "Invalid input", f"Check these fields: {fields}.", errors=errors,
+                   code="validation_failed")
+
+
+def require_json_object() -> Response | None:
+    """A request body must be a JSON object sent as JSON; say which rule it broke."""
+    if request.method not in BODY_METHODS or not request.get_data(cache=True):
+        return None
+    if not request.is_json:
+        return problem(415, "Unsupported media type",
+                       "Send the body as JSON with 'Content-Type: application/json'.",
+                       code="unsupported_media_type")
+    try:
+        body = json.loads(request.get_data(cache=True))
+    except ValueError as error:
+        return problem(400, "Malformed JSON", f"The body is not valid JSON: {error}.",
+                       code="malformed_json")
+    if not isinstance(body, dict):
+        return problem(400, "Malformed JSON", "The body must be a JSON object.",
+                       code="malformed_json")
+    return None
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(ChatdeskError)
+    def _domain_error(error: ChatdeskError) -> Response:
+        return problem(error.status, error.title, error.detail, **error.extra)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        response = problem(status, error.name, error.description or error.name)
+        if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
+            response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("request.failed", path=request.path, method=request.method)
+        return problem(500, "Internal server error",
+                       "Something went wrong on our side; nothing you sent was lost.")
+
+
+class ProblemOut(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+
+
+ProblemResponses: dict[str | int | HTTPStatus, type[BaseModel] | dict[Any, Any] | None] = {
+    status: {"description": title, "content": {PROBLEM_JSON: {"schema": ProblemOut.model_json_schema()}}}
+    for status, title in [(400, "Bad request"), (401, "Unauthorized"), (403, "Forbidden"),
+                          (404, "Not found"), (415, "Unsupported media type"),
+                          (422, "Invalid input")]
+}

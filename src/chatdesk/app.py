@@ -1,0 +1,85 @@
+"""The application factory: it only wires settings, extensions, blueprints and error handlers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask_openapi3 import Info, OpenAPI
+
+from chatdesk import api, web
+from chatdesk.api.problems import validation_problem
+from chatdesk.config import Settings
+from chatdesk.extensions import cache, db, migrate
+from chatdesk.logs import init_logging
+from chatdesk.services import runtime
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+MAX_BODY_BYTES = 1 << 20
+
+SECURITY_SCHEMES: dict[str, Any] = {
+    "conversationToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The token returned when the conversation was created.",
+    },
+}
+
+
+def create_app(settings: Settings | None = None) -> OpenAPI:
+    settings = settings or Settings()
+    settings.instance_path.mkdir(parents=True, exist_ok=True)
+    app = OpenAPI(
+        __name__,
+        info=Info(title="chatdesk", version="1.0.0",
+                  description="Customer-service chatbot: customer API v1."),
+        security_schemes=SECURITY_SCHEMES,
+        doc_prefix="/docs",
+        validation_error_callback=validation_problem,
+        instance_path=str(settings.instance_path.resolve()),
+    )
+    _configure(app, settings)
+    init_logging(settings)
+    _init_extensions(app, settings)
+    api.init_app(app)
+    web.init_app(app)
+    app.add_url_rule("/openapi.json", "openapi_json", lambda: app.api_doc)
+    return app
+
+
+def _configure(app: OpenAPI, settings: Settings) -> None:
+    app.config.update(
+        SECRET_KEY=settings.resolved_secret_key(),
+        SQLALCHEMY_DATABASE_URI=settings.sqlalchemy_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings.sqlalchemy_url),
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        TESTING=settings.env == "testing",
+        JSON_SORT_KEYS=False,
+        **_cache_config(settings),
+    )
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 10}}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10, "pool_recycle": 1800}
+
+
+def _cache_config(settings: Settings) -> dict[str, Any]:
+    if settings.redis_url:
+        return {
+            "CACHE_TYPE": "RedisCache",
+            "CACHE_REDIS_URL": settings.redis_url,
+            "CACHE_KEY_PREFIX": "chatdesk:",
+            "CACHE_OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
+            "CACHE_DEFAULT_TIMEOUT": settings.reply_cache_ttl,
+        }
+    return {"CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": 10_000,
+            "CACHE_DEFAULT_TIMEOUT": settings.reply_cache_ttl}
+
+
+def _init_extensions(app: OpenAPI, settings: Settings) -> None:
+    runtime.init_app(app, settings)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS))
+    cache.init_app(app)

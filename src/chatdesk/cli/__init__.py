@@ -1,0 +1,30 @@
+"""The ``chatdesk`` command: one Flask CLI group composed of one group per domain."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.cli import FlaskGroup
+
+from chatdesk.cli.demo import demo_command
+from chatdesk.cli.kb import kb_group
+from chatdesk.cli.serve import serve_command
+
+
+def _create_app() -> Flask:
+    from chatdesk.app import create_app
+
+    return create_app()
+
+
+cli = FlaskGroup(
+    create_app=_create_app,
+    add_version_option=False,
+    help="chatdesk: a self-hosted customer-service chatbot. Settings come from CHATDESK_* variables.",
+)
+cli.add_command(serve_command)
+cli.add_command(demo_command)
+cli.add_command(kb_group)
+
+
+def main() -> None:
+    cli.main(prog_name="chatdesk")

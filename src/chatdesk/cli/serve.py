@@ -1,0 +1,77 @@
+"""``chatdesk serve``: the production web server (gunicorn)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+from gunicorn.app.base import BaseApplication
+
+
+class _Server(BaseApplication):
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from chatdesk.app import create_app
+
+        return create_app()
+
+
+def _warm_up(worker: Any) -> None:
+    """Load the embedder and the search index before the first customer waits for them."""
+    from chatdesk.services import knowledge
+
+    with worker.wsgi.app_context():
+        try:
+            knowledge.current_index()
+        except Exception as error:  # the readiness probe will tell; don't kill the worker
+            worker.log.warning("warm-up failed: %s", error)
+
+
+def _migrate_if_embedded() -> None:
+    """The embedded default (SQLite, development) sets its own schema up; production does not."""
+    from flask_migrate import upgrade
+
+    from chatdesk.app import create_app
+    from chatdesk.cli.schema import schema_is_current
+
+    app = create_app()
+    settings = app.extensions["chatdesk"].settings
+    with app.app_context():
+        if schema_is_current():
+            return
+        if settings.env == "development" and settings.sqlalchemy_url.startswith("sqlite"):
+            click.echo("Setting up the embedded database…", err=True)
+            upgrade()
+            return
+    raise click.ClickException("The database schema is out of date: run `chatdesk db upgrade`.")
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=os.cpu_count() or 1, show_default="CPU count", type=int)
+@click.option("--threads", default=2, show_default=True, type=int, help="Threads per worker.")
+@click.option("--timeout", default=60, show_default=True, type=int)
+def serve_command(host: str, port: int, workers: int, threads: int, timeout: int) -> None:
+    """Serve chatdesk with gunicorn."""
+    _migrate_if_embedded()
+    click.echo(f"chatdesk is serving on http://{host}:{port}", err=True)
+    _Server({
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "timeout": timeout,
+        "graceful_timeout": 30,
+        "keepalive": 5,
+        "accesslog": "-",
+        "post_worker_init": _warm_up,
+    }).run()

@@ -1,0 +1,84 @@
+"""One typed settings object, read from ``CHATDESK_*`` environment variables (and ``.env``)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chatdesk.errors import ConfigError
+
+#: Where the project's own demo data lives in a source checkout.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. Defaults give the embedded, offline setup."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CHATDESK_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    env: Literal["development", "production", "testing"] = "development"
+    secret_key: SecretStr | None = None
+    instance_path: Path = Field(default_factory=lambda: Path.cwd() / "instance")
+    database_url: str | None = None
+    redis_url: str | None = None
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    company_name: str = "Larkspur Goods"
+    max_message_chars: int = Field(default=4000, ge=1)
+    history_turns: int = Field(default=6, ge=0)
+    fallback_handoff_streak: int = Field(default=2, ge=1)
+
+    reply_cache_ttl: int = Field(default=3600, ge=0)
+
+    demo_path: Path = REPO_ROOT / "data" / "demo"
+    models_dir: Path | None = None
+    embedding_backend: Literal["onnx-int8", "onnx", "sentence-transformers"] = "onnx-int8"
+    embedding_threads: int = Field(default=1, ge=1)
+    # Calibrated for the default embedder on data/demo/calibration* by
+    # `python benchmarks/retrieval.py --calibrate` (never on tests/data).
+    retrieval_min_score: float = 0.638
+    retrieval_lexical_weight: float = Field(default=0.1, ge=0)
+    retrieval_lexical_saturation: float = Field(default=1.0, gt=0)
+    retrieval_document_weight: float = Field(default=0.5, ge=0)
+    retrieval_top_k: int = Field(default=3, ge=1)
+
+    @model_validator(mode="after")
+    def _production_needs_a_secret(self) -> Settings:
+        if self.env == "production" and self.secret_key is None:
+            raise ConfigError(
+                "CHATDESK_SECRET_KEY is required in production. Generate one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'` and set it "
+                "in the environment (a Kubernetes Secret, for example)."
+            )
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.instance_path / 'chatdesk.db'}"
+
+    @property
+    def models_path(self) -> Path:
+        """Model files: the ONNX export of the embedder, trained intent models."""
+        return self.models_dir or self.instance_path / "models"
+
+    def resolved_secret_key(self) -> str:
+        """The secret key; in development one is generated once and kept in the instance folder."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        key_file = self.instance_path / "secret_key"
+        if key_file.exists():
+            return key_file.read_text().strip()
+        self.instance_path.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        return key

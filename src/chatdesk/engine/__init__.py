@@ -1,0 +1,1 @@
+"""The reply pipeline: pure decisions about one customer message, no Flask, no SQL."""

@@ -1,0 +1,60 @@
+"""Shape a short answer from the best passage: its most relevant sentences, not the whole article."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chatdesk.retrieval.index import Hit
+
+MAX_ANSWER_CHARS = 420
+MAX_UNITS = 3
+# A unit joins the answer if it scores nearly as well as the best one.
+RELEVANCE_MARGIN = 0.12
+
+
+def is_bullet(unit: str) -> bool:
+    return unit.startswith("- ")
+
+
+def shape_answer(hit: Hit, query_vector: np.ndarray) -> str:
+    sentences = hit.chunk.sentences
+    if not sentences:
+        return hit.chunk.text
+    scores = hit.chunk.sentence_vectors @ query_vector
+    ranked = [int(i) for i in np.argsort(-scores)]
+    best = ranked[0]
+    chosen = {best}
+    length = len(sentences[best])
+    for i in ranked[1:]:
+        if len(chosen) >= MAX_UNITS or scores[i] < scores[best] - RELEVANCE_MARGIN:
+            break
+        if length + len(sentences[i]) > MAX_ANSWER_CHARS:
+            continue
+        chosen.add(i)
+        length += len(sentences[i])
+    lead = _list_lead(sentences, min(chosen))
+    if lead is not None and length + len(sentences[lead]) <= MAX_ANSWER_CHARS + 120:
+        chosen.add(lead)
+    return _render([sentences[i] for i in sorted(chosen)])
+
+
+def _list_lead(sentences: tuple[str, ...], first: int) -> int | None:
+    """A bullet reads better after the sentence that introduces its list ("We accept:")."""
+    if not is_bullet(sentences[first]):
+        return None
+    for i in range(first - 1, -1, -1):
+        if not is_bullet(sentences[i]):
+            return i if sentences[i].rstrip().endswith(":") else None
+    return None
+
+
+def _render(units: list[str]) -> str:
+    lines: list[str] = []
+    for unit in units:
+        if is_bullet(unit):
+            lines.append(f"• {unit[2:]}")
+        elif lines and not lines[-1].startswith("•"):
+            lines[-1] = f"{lines[-1]} {unit}"
+        else:
+            lines.append(unit)
+    return "\n".join(lines)

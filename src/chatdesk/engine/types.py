@@ -1,0 +1,78 @@
+"""What the pipeline takes and gives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class AnsweredBy:
+    CURATED = "curated"
+    INTENT = "intent"
+    RETRIEVAL = "retrieval"
+    LLM = "llm"
+    FALLBACK = "fallback"
+    AGENT = "agent"
+
+
+class HandoffReason:
+    CUSTOMER_REQUEST = "customer_request"
+    FALLBACK_STREAK = "fallback_streak"
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    title: str
+    url: str
+    snippet: str
+    score: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "url": self.url,
+                "snippet": self.snippet, "score": self.score}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The content of a reply: what depends only on the question and the bot's knowledge."""
+
+    text: str
+    answered_by: str
+    sources: tuple[Source, ...] = ()
+    intent: str | None = None
+    confidence: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "answered_by": self.answered_by,
+                "sources": [s.as_dict() for s in self.sources],
+                "intent": self.intent, "confidence": self.confidence}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Answer:
+        return cls(text=data["text"], answered_by=data["answered_by"],
+                   sources=tuple(Source(**s) for s in data["sources"]),
+                   intent=data.get("intent"), confidence=data.get("confidence"))
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One customer message with what the pipeline needs to know about the conversation so far."""
+
+    text: str
+    previous_questions: tuple[str, ...] = ()
+    previous_fallbacks: int = 0
+    bot_offered_human: bool = False
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    answered_by: str | None
+    sources: tuple[Source, ...] = ()
+    intent: str | None = None
+    confidence: float | None = None
+    handoff: bool = False
+    handoff_reason: str | None = None
+    cached: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,1 @@
+"""Knowledge-base search: parsing, chunking, embedding, hybrid ranking."""

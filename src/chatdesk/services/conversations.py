@@ -1,0 +1,195 @@
+"""Customer-side use cases: open a conversation, send a message, read it, ask for a person."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from chatdesk.engine.guard import clean_text, flags_for, redact_pii
+from chatdesk.engine.messages import BotMessages
+from chatdesk.engine.pipeline import PipelineConfig, ReplyPipeline
+from chatdesk.engine.types import AnsweredBy, HandoffReason, Reply, Turn
+from chatdesk.errors import Forbidden, NotFound, Unauthorized
+from chatdesk.extensions import db
+from chatdesk.services import knowledge
+from chatdesk.services.reply_cache import ReplyCache
+from chatdesk.services.runtime import current_settings
+from chatdesk.store.models import Conversation, ConversationStatus, Message, Role, utcnow
+
+log = structlog.get_logger(__name__)
+
+MAX_HANDOFF_REASON = 200
+
+
+@dataclass(frozen=True)
+class PostedMessage:
+    message: Message
+    reply: Message | None
+    replayed: bool = False
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_conversation(channel: str = "web") -> tuple[Conversation, str]:
+    """A new conversation and its token (shown once; only its hash is kept)."""
+    token = secrets.token_urlsafe(32)
+    conversation = Conversation(token_hash=_hash_token(token), channel=channel,
+                                status=ConversationStatus.BOT)
+    db.session.add(conversation)
+    db.session.commit()
+    return conversation, token
+
+
+def authorize(conversation_id: str, token: str | None) -> Conversation:
+    conversation = db.session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound(f"There is no conversation {conversation_id!r}.", code="conversation_not_found")
+    if not token:
+        raise Unauthorized("This conversation's token is required (Authorization: Bearer TOKEN).",
+                           code="token_missing")
+    if not hmac.compare_digest(conversation.token_hash, _hash_token(token)):
+        raise Forbidden("The token does not belong to this conversation.", code="token_invalid")
+    return conversation
+
+
+def messages_of(conversation: Conversation, after_id: int | None = None) -> list[Message]:
+    query = select(Message).where(Message.conversation_id == conversation.id)
+    if after_id is not None:
+        query = query.where(Message.id > after_id)
+    return list(db.session.scalars(query.order_by(Message.id)))
+
+
+def reply_to(message: Message) -> Message | None:
+    return db.session.scalar(
+        select(Message).where(Message.reply_to_id == message.id).order_by(Message.id).limit(1)
+    )
+
+
+def post_customer_message(
+    conversation: Conversation, text: str, idempotency_key: str | None = None
+) -> PostedMessage:
+    """Store the message first, then reply to it (unless a person has the conversation)."""
+    started = time.perf_counter()
+    settings = current_settings()
+    text = clean_text(text, settings.max_message_chars)
+    if idempotency_key is not None:
+        replay = _replay(conversation, idempotency_key)
+        if replay is not None:
+            return replay
+    message = Message(conversation_id=conversation.id, role=Role.CUSTOMER, text=text,
+                      flags=flags_for(text), idempotency_key=idempotency_key)
+    if conversation.status == ConversationStatus.RESOLVED:
+        conversation.status = ConversationStatus.BOT
+    db.session.add(message)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        replay = _replay(conversation, idempotency_key) if idempotency_key else None
+        if replay is None:
+            raise
+        return replay
+    if conversation.status != ConversationStatus.BOT:
+        return PostedMessage(message, None)
+    reply = _bot_reply(conversation, message)
+    bot_message = Message(
+        conversation_id=conversation.id,
+        role=Role.BOT if reply.answered_by else Role.SYSTEM,
+        text=reply.text,
+        answered_by=reply.answered_by,
+        intent=reply.intent,
+        confidence=reply.confidence,
+        sources=[s.as_dict() for s in reply.sources],
+        handoff=reply.handoff,
+        cached=reply.cached,
+        reply_to_id=message.id,
+        latency_ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+    if reply.handoff:
+        _hand_off(conversation, reply.handoff_reason or HandoffReason.CUSTOMER_REQUEST)
+    db.session.add(bot_message)
+    db.session.commit()
+    return PostedMessage(message, bot_message)
+
+
+def _replay(conversation: Conversation, key: str) -> PostedMessage | None:
+    original = db.session.scalar(
+        select(Message).where(Message.conversation_id == conversation.id,
+                              Message.idempotency_key == key)
+    )
+    if original is None:
+        return None
+    return PostedMessage(original, reply_to(original), replayed=True)
+
+
+def _turn(conversation: Conversation, message: Message) -> Turn:
+    """What the pipeline needs from the recent history (only the columns it reads)."""
+    settings = current_settings()
+    recent = db.session.execute(
+        select(Message.role, Message.text, Message.answered_by, Message.handoff)
+        .where(Message.conversation_id == conversation.id, Message.id < message.id)
+        .order_by(Message.id.desc())
+        .limit(max(2 * settings.history_turns, 2 * settings.fallback_handoff_streak))
+    ).all()
+    previous_fallbacks = 0
+    for earlier in recent:
+        if earlier.role == Role.BOT and earlier.answered_by == AnsweredBy.FALLBACK:
+            previous_fallbacks += 1
+        elif earlier.role != Role.CUSTOMER:
+            break
+    last_bot = next((m for m in recent if m.role != Role.CUSTOMER), None)
+    offered = (last_bot is not None and last_bot.answered_by == AnsweredBy.FALLBACK
+               and not last_bot.handoff)
+    questions = tuple(m.text for m in reversed(recent) if m.role == Role.CUSTOMER)
+    return Turn(message.text, questions[-settings.history_turns:] if settings.history_turns else (),
+                previous_fallbacks, offered)
+
+
+def pipeline() -> ReplyPipeline:
+    settings = current_settings()
+    config = PipelineConfig(
+        company_name=settings.company_name,
+        min_score=settings.retrieval_min_score,
+        top_k=settings.retrieval_top_k,
+        fallback_streak=settings.fallback_handoff_streak,
+    )
+    cache = ReplyCache(settings.reply_cache_ttl) if settings.reply_cache_ttl else None
+    return ReplyPipeline(knowledge.current_index(), config, cache)
+
+
+def _bot_reply(conversation: Conversation, message: Message) -> Reply:
+    """The pipeline's reply; if something below it fails, an honest fallback instead of an error."""
+    try:
+        return pipeline().reply(_turn(conversation, message))
+    except Exception:
+        log.exception("reply.pipeline_failed", conversation=conversation.id,
+                      text=redact_pii(message.text))
+        db.session.rollback()
+        return Reply(BotMessages(current_settings().company_name).fallback, AnsweredBy.FALLBACK)
+
+
+def _hand_off(conversation: Conversation, reason: str) -> None:
+    conversation.status = ConversationStatus.WAITING
+    conversation.handoff_reason = reason[:MAX_HANDOFF_REASON]
+    conversation.handoff_at = utcnow()
+
+
+def request_handoff(conversation: Conversation, reason: str | None = None) -> Message | None:
+    """Put the conversation in the human queue; a no-op if a person already has it."""
+    if conversation.status in (ConversationStatus.WAITING, ConversationStatus.AGENT):
+        return None
+    _hand_off(conversation, reason or HandoffReason.CUSTOMER_REQUEST)
+    notice = Message(conversation_id=conversation.id, role=Role.SYSTEM, handoff=True,
+                     text=BotMessages(current_settings().company_name).handoff_requested)
+    db.session.add(notice)
+    db.session.commit()
+    return notice

@@ -1,0 +1,39 @@
+"""Per-app state the services share: settings and long-lived, lazily built objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import Flask, current_app
+
+from chatdesk.config import Settings
+from chatdesk.retrieval.embedding import Embedder, get_embedder
+from chatdesk.services.knowledge_index import KnowledgeIndexHolder
+
+EXTENSION_KEY = "chatdesk"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    knowledge: KnowledgeIndexHolder = field(default_factory=KnowledgeIndexHolder)
+
+    def embedder(self) -> Embedder:
+        return get_embedder(
+            self.settings.embedding_backend, self.settings.models_path, self.settings.embedding_threads
+        )
+
+
+def init_app(app: Flask, settings: Settings) -> Runtime:
+    runtime = Runtime(settings)
+    app.extensions[EXTENSION_KEY] = runtime
+    return runtime
+
+
+def current_runtime() -> Runtime:
+    runtime: Runtime = current_app.extensions[EXTENSION_KEY]
+    return runtime
+
+
+def current_settings() -> Settings:
+    return current_runtime().settings

@@ -1,0 +1,194 @@
+"""Shared fixtures: apps on SQLite (default) and on the running PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from chatdesk import Settings, create_app
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parent / "data"
+# The ONNX export of the embedder is made once and shared by every test app.
+MODELS_DIR = ROOT / "instance" / "models"
+POSTGRES_URL = os.environ.get(
+    "CHATDESK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("CHATDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No operator setting on this machine leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("CHATDESK_") and not name.startswith("CHATDESK_TEST_"):
+            monkeypatch.delenv(name)
+
+
+def service_unavailable(name: str, reason: str) -> None:
+    """Skip a test of a real service that is down, except in CI, where that is a failure."""
+    message = f"{name} is not reachable ({reason}); see DESIGN.md for how to start it"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI must run the {name} tests: {message}")
+    pytest.skip(message)
+
+
+def _reachable(url: str, default_port: int) -> str | None:
+    parsed = urlparse(url.replace("+psycopg", ""))
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port),
+                                      timeout=1):
+            return None
+    except OSError as error:
+        return str(error)
+
+
+def make_settings(instance: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {"env": "testing", "instance_path": instance, "models_dir": MODELS_DIR,
+                              "secret_key": "test-secret", "log_level": "WARNING"}
+    values.update(overrides)
+    return Settings(**values)
+
+
+def migrate_and_load_demo(app: Flask) -> None:
+    from flask_migrate import upgrade
+
+    from chatdesk.extensions import db
+    from chatdesk.services import knowledge
+    from chatdesk.services.runtime import current_runtime, current_settings
+
+    with app.app_context():
+        upgrade()
+        files, _ = knowledge.collect_files([current_settings().demo_path / "kb"])
+        knowledge.ingest_files(files, current_runtime().embedder())
+        db.session.remove()
+        db.engine.dispose()  # closing the last connection folds SQLite's WAL into the file
+
+
+@pytest.fixture(scope="session")
+def demo_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file with the demo knowledge base, built once and copied per test."""
+    instance = tmp_path_factory.mktemp("demo-template")
+    migrate_and_load_demo(create_app(make_settings(instance)))
+    return instance / "chatdesk.db"
+
+
+@pytest.fixture
+def app(tmp_path: Path, demo_sqlite: Path) -> Iterator[Flask]:
+    shutil.copy(demo_sqlite, tmp_path / "chatdesk.db")
+    application = create_app(make_settings(tmp_path))
+    yield application
+    with application.app_context():
+        from chatdesk.extensions import db
+
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def empty_app(tmp_path: Path) -> Iterator[Flask]:
+    """An app on a migrated database with no knowledge base."""
+    from flask_migrate import upgrade
+
+    application = create_app(make_settings(tmp_path))
+    with application.app_context():
+        upgrade()
+    yield application
+
+
+@dataclass
+class Chat:
+    """A customer in one conversation, through the HTTP API."""
+
+    client: FlaskClient
+    id: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def say(self, text: str, **headers: str) -> Any:
+        response = self.client.post(f"/api/v1/conversations/{self.id}/messages",
+                                    json={"text": text}, headers={**self.headers, **headers})
+        assert response.status_code == 201, response.get_json()
+        return response.get_json()
+
+    def ask(self, text: str) -> dict[str, Any]:
+        reply: dict[str, Any] = self.say(text)["reply"]
+        return reply
+
+    def get(self) -> dict[str, Any]:
+        response = self.client.get(f"/api/v1/conversations/{self.id}", headers=self.headers)
+        assert response.status_code == 200
+        result: dict[str, Any] = response.get_json()
+        return result
+
+
+def open_chat(client: FlaskClient) -> Chat:
+    response = client.post("/api/v1/conversations", json={})
+    assert response.status_code == 201
+    body = response.get_json()
+    return Chat(client, body["id"], body["token"])
+
+
+@pytest.fixture
+def chat(client: FlaskClient) -> Chat:
+    return open_chat(client)
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    reason = _reachable(POSTGRES_URL, 5432)
+    if reason:
+        service_unavailable("PostgreSQL", reason)
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"chatdesk_test_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_demo(postgres_database: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The session's PostgreSQL database, migrated, with the demo knowledge base."""
+    instance = tmp_path_factory.mktemp("pg-template")
+    migrate_and_load_demo(create_app(make_settings(instance, database_url=postgres_database)))
+    return postgres_database
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    reason = _reachable(REDIS_URL, 6379)
+    if reason:
+        service_unavailable("Redis", reason)
+    import redis
+
+    connection = redis.Redis.from_url(REDIS_URL)
+    connection.flushdb()
+    yield REDIS_URL
+    connection.flushdb()
+    connection.close()

@@ -1,0 +1,51 @@
+"""Held-out customer questions: the right article as the top source, or an honest fallback.
+
+The questions in tests/data are never used to tune anything (calibration uses data/demo).
+`benchmarks/retrieval.py` reports the same numbers in full.
+"""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.conftest import DATA, open_chat
+
+PARAPHRASES = [(row["question"], row["slug"]) for row in
+               csv.DictReader((DATA / "paraphrases.csv").read_text(encoding="utf-8").splitlines())]
+OUT_OF_SCOPE = [line.strip() for line in (DATA / "out_of_scope.txt").read_text().splitlines()
+                if line.strip()]
+
+# Measured 2026-11 on this data (see docs/benchmarks.md); a drop below these is a regression.
+MIN_TOP_SOURCE_RATE = 0.60
+MIN_FALLBACK_RATE = 0.85
+
+
+@pytest.fixture
+def asker(client: FlaskClient):  # type: ignore[no-untyped-def]
+    def ask(question: str) -> dict:  # type: ignore[type-arg]
+        # A new conversation per question: no fallback streak, no follow-up context.
+        return open_chat(client).ask(question)
+    return ask
+
+
+def test_paraphrased_questions_get_the_right_article_as_the_top_source(asker) -> None:  # type: ignore[no-untyped-def]
+    right = []
+    for question, slug in PARAPHRASES:
+        reply = asker(question)
+        if reply["answered_by"] == "retrieval" and reply["sources"][0]["id"] == slug:
+            right.append(question)
+    assert len(PARAPHRASES) >= 20
+    assert len(right) >= 20
+    assert len(right) / len(PARAPHRASES) >= MIN_TOP_SOURCE_RATE, (
+        f"{len(right)}/{len(PARAPHRASES)} right")
+
+
+def test_out_of_scope_questions_get_the_fallback(asker) -> None:  # type: ignore[no-untyped-def]
+    fallbacks = [q for q in OUT_OF_SCOPE if asker(q)["answered_by"] == "fallback"]
+    assert len(OUT_OF_SCOPE) >= 10
+    assert len(fallbacks) >= 10
+    assert len(fallbacks) / len(OUT_OF_SCOPE) >= MIN_FALLBACK_RATE, (
+        f"{len(fallbacks)}/{len(OUT_OF_SCOPE)} fell back")

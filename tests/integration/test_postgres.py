@@ -1,0 +1,96 @@
+"""The production database: migrations and the customer flows on the running PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select, text
+
+from chatdesk import create_app
+from chatdesk.extensions import db
+from chatdesk.store.models import Message
+from tests.conftest import Chat, make_settings, open_chat
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def pg_app(postgres_demo: str, tmp_path: Path) -> Iterator[Flask]:
+    app = create_app(make_settings(tmp_path, database_url=postgres_demo))
+    yield app
+    with app.app_context():
+        db.session.execute(text("TRUNCATE conversations, messages RESTART IDENTITY CASCADE"))
+        db.session.commit()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def pg_client(pg_app: Flask) -> FlaskClient:
+    return pg_app.test_client()
+
+
+def test_migrations_reach_head_and_match_the_models(pg_app: Flask) -> None:
+    with pg_app.app_context(), db.engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        assert context.get_current_heads() == ("0001",)
+        assert compare_metadata(context, db.metadata) == []
+        assert connection.execute(text("select version from kb_state")).scalar() == 1
+
+
+def test_a_whole_conversation(pg_client: FlaskClient) -> None:
+    chat = open_chat(pg_client)
+    answer = chat.ask("How do I reset my password?")
+    assert answer["answered_by"] == "retrieval"
+    assert answer["sources"][0]["id"] == "password-reset-and-login-problems"
+    assert answer["created_at"].endswith("Z")
+    chat.ask("What is the capital of Peru?")
+    assert chat.ask("Who won the football last night?")["handoff"]
+    conversation = chat.get()
+    assert conversation["status"] == "waiting"
+    assert [m["role"] for m in conversation["messages"]] == ["customer", "bot"] * 3
+
+
+def test_concurrent_retries_with_one_idempotency_key_store_one_message(
+        pg_app: Flask, pg_client: FlaskClient) -> None:
+    chat = open_chat(pg_client)
+    results: list[int] = []
+
+    def post() -> None:
+        client = pg_app.test_client()
+        response = client.post(f"/api/v1/conversations/{chat.id}/messages",
+                               json={"text": "how do I track my parcel"},
+                               headers={**chat.headers, "Idempotency-Key": "retry-1"})
+        results.append(response.status_code)
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [201] * 4
+    with pg_app.app_context():
+        customer_messages = db.session.scalar(
+            select(func.count()).select_from(Message).where(Message.role == "customer"))
+    assert customer_messages == 1
+
+
+def test_bad_input_is_refused_and_nothing_is_stored(pg_app: Flask, pg_client: FlaskClient) -> None:
+    chat = Chat(**vars(open_chat(pg_client)))
+    for payload in ({"text": ""}, {"text": "x" * 4001}):
+        response = pg_client.post(f"/api/v1/conversations/{chat.id}/messages", json=payload,
+                                  headers=chat.headers)
+        assert response.status_code == 422
+    with pg_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Message)) == 0
+
+
+def test_readyz_on_postgres(pg_client: FlaskClient) -> None:
+    body = pg_client.get("/readyz").get_json()
+    assert body["ready"] and body["checks"]["database"]["backend"] == "postgresql"

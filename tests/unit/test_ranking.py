@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+
+from chatdesk.retrieval.index import HybridIndex, Ranking
+from chatdesk.retrieval.lexical import tokenize
+from tests.unit.kb_builder import STORE, build_index
+
+
+@pytest.fixture(scope="module")
+def index() -> HybridIndex:
+    return build_index(STORE)
+
+
+@pytest.mark.parametrize(("question", "slug"), [
+    ("how many days until my parcel turns up", "delivery"),
+    ("can I send back a jumper I don't want", "returns"),
+    ("which cards can I pay with", "payments"),
+    ("at what point is my card charged", "payments"),
+])
+def test_the_right_article_ranks_first(index: HybridIndex, question: str, slug: str) -> None:
+    result = index.search(question, k=3)
+    assert result.hits[0].chunk.slug == slug
+    assert [h.score for h in result.hits] == sorted((h.score for h in result.hits), reverse=True)
+
+
+def test_one_hit_per_article(index: HybridIndex) -> None:
+    slugs = [h.chunk.slug for h in index.search("delivery", k=5).hits]
+    assert sorted(slugs) == sorted(set(slugs)) == sorted(STORE)
+
+
+def test_an_unrelated_question_scores_far_below_a_related_one(index: HybridIndex) -> None:
+    related = index.search("how long does standard delivery take").best_score
+    unrelated = index.search("what is the capital of peru").best_score
+    assert related - unrelated > 0.3
+
+
+def test_lexical_evidence_is_bounded_and_weighted(index: HybridIndex) -> None:
+    vector = index.embed_query("express delivery")
+    plain = index.chunk_scores("express delivery", vector, Ranking(0.0, 8.0, 0.0))
+    weighted = index.chunk_scores("express delivery", vector, Ranking(0.5, 8.0, 0.0))
+    assert np.all(plain.lexical >= 0) and np.all(plain.lexical < 1)
+    assert np.allclose(weighted.combined, plain.dense + 0.5 * plain.lexical)
+
+
+def test_an_article_gains_by_what_it_is_about_as_a_whole(index: HybridIndex) -> None:
+    vector = index.embed_query("delivery")
+    scores = index.chunk_scores("delivery", vector)
+    alone = dict(index.rank_documents(scores.combined, vector, 3, Ranking(0.5, 8.0, 0.0)))
+    helped = dict(index.rank_documents(scores.combined, vector, 3, Ranking(0.5, 8.0, 0.5)))
+    gains = {chunk: helped[chunk] - alone[chunk] for chunk in alone}
+    delivery = next(c for c in gains if index.chunks[c].slug == "delivery")
+    assert gains[delivery] == max(gains.values()) > 0
+
+
+def test_an_empty_index_finds_nothing() -> None:
+    result = build_index({}).search("anything")
+    assert result.hits == [] and result.best_score == float("-inf")
+
+
+def test_tokens_are_stemmed_without_stop_words() -> None:
+    assert tokenize("The parcels are delivered") == ["parcel", "deliv"]
