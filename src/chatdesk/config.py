@@ -44,9 +44,9 @@ class Settings(BaseSettings):
     embedding_threads: int = Field(default=1, ge=1)
     # Calibrated for the default embedder on data/demo/calibration* by
     # `python benchmarks/retrieval.py --calibrate` (never on tests/data).
-    retrieval_min_score: float = 0.638
-    retrieval_lexical_weight: float = Field(default=0.1, ge=0)
-    retrieval_lexical_saturation: float = Field(default=1.0, gt=0)
+    retrieval_min_score: float = 0.615
+    retrieval_lexical_weight: float = Field(default=0.3, ge=0)
+    retrieval_lexical_saturation: float = Field(default=8.0, gt=0)
     retrieval_document_weight: float = Field(default=0.5, ge=0)
     retrieval_top_k: int = Field(default=3, ge=1)
 

@@ -72,6 +72,9 @@ def serve_command(host: str, port: int, workers: int, threads: int, timeout: int
         "timeout": timeout,
         "graceful_timeout": 30,
         "keepalive": 5,
+        # Each worker listens on its own socket and the kernel spreads connections across
+        # them; with one shared socket, one worker can end up holding most keep-alive clients.
+        "reuse_port": True,
         "accesslog": "-",
         "post_worker_init": _warm_up,
     }).run()

@@ -70,24 +70,30 @@ class OnnxEmbedder(Embedder):
         self.name = name
         self._tokenizer = Tokenizer.from_file(str(packaged_model_dir() / "tokenizer.json"))
         self._tokenizer.enable_truncation(MAX_TOKENS)
-        self._tokenizer.enable_padding()
+        self._tokenizer.no_padding()
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         self._session = onnxruntime.InferenceSession(
             str(model_file), options, providers=["CPUExecutionProvider"]
         )
-        self._lock = threading.Lock()
+
+    def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        hidden: np.ndarray = self._session.run(None, feeds)[0]
+        return hidden
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        with self._lock:  # the tokenizer's padding state is shared
-            encodings = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        hidden = self._session.run(
-            None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-        )[0]
-        return _mean_pool_normalise(hidden, mask)
+        # One text at a time: with 8-bit weights, padding in a batch shifts the activations'
+        # quantisation and so the vectors; alone, a text always gets the same vector. On the CPU,
+        # batching saves nothing here anyway.
+        return np.stack([self.embed_one(text) for text in texts])
+
+    def embed_one(self, text: str) -> np.ndarray:
+        """No padding, so the mean is over every token."""
+        ids = np.array([self._tokenizer.encode(text).ids], dtype=np.int64)
+        vector = self._run(ids, np.ones_like(ids))[0].mean(axis=0)
+        return (vector / max(float(np.linalg.norm(vector)), 1e-12)).astype(np.float32)
 
 
 class SentenceTransformerEmbedder(Embedder):
@@ -101,13 +107,6 @@ class SentenceTransformerEmbedder(Embedder):
     def _encode(self, texts: list[str]) -> np.ndarray:
         vectors = self._model.encode(texts, normalize_embeddings=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
-
-
-def _mean_pool_normalise(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    weights = mask[..., None].astype(np.float32)
-    pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
-    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-    return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
 
 
 @contextlib.contextmanager

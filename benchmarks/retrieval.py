@@ -1,0 +1,134 @@
+"""Retrieval quality on the demo knowledge base, and calibration of the hybrid ranking.
+
+    python benchmarks/retrieval.py              # hit@1, hit@3 and "don't know" on tests/data
+    python benchmarks/retrieval.py --calibrate  # also choose weight, saturation and threshold
+                                                # on data/demo/calibration* (never on tests/data)
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from chatdesk.retrieval.index import HybridIndex, Ranking
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, demo_app, machine, read_lines, read_questions, save  # noqa: E402
+
+TEST_QUESTIONS = ROOT / "tests" / "data" / "paraphrases.csv"
+TEST_OUT_OF_SCOPE = ROOT / "tests" / "data" / "out_of_scope.txt"
+CALIBRATION_QUESTIONS = ROOT / "data" / "demo" / "calibration.csv"
+CALIBRATION_OUT_OF_SCOPE = ROOT / "data" / "demo" / "calibration_out_of_scope.txt"
+
+WEIGHTS = [0.0, 0.1, 0.2, 0.3, 0.5]
+SATURATIONS = [1.0, 2.0, 4.0, 8.0]
+DOCUMENT_WEIGHTS = [0.0, 0.25, 0.5, 0.75, 1.0]
+THRESHOLDS = np.round(np.arange(0.20, 0.95, 0.005), 3)
+
+
+@dataclass
+class QuestionSet:
+    questions: list[str]
+    vectors: np.ndarray
+    expected: list[str | None]  # None: out of scope
+
+
+def ranked(index: HybridIndex, qs: QuestionSet, ranking: Ranking) -> tuple[list[list[str]], np.ndarray]:
+    """Top-3 article slugs and the top score for each question."""
+    slugs: list[list[str]] = []
+    best = np.zeros(len(qs.questions))
+    for row, (question, vector) in enumerate(zip(qs.questions, qs.vectors, strict=True)):
+        scores = index.chunk_scores(question, vector, ranking)
+        top = index.rank_documents(scores.combined, vector, 3, ranking)
+        slugs.append([index.chunks[i].slug for i, _ in top])
+        best[row] = top[0][1]
+    return slugs, best
+
+
+def metrics(index: HybridIndex, qs: QuestionSet, ranking: Ranking, threshold: float) -> dict[str, float]:
+    slugs, best = ranked(index, qs, ranking)
+    inside = np.array([e is not None for e in qs.expected])
+    hit1 = np.array([e is not None and s[0] == e for s, e in zip(slugs, qs.expected, strict=True)])
+    hit3 = np.array([e is not None and e in s for s, e in zip(slugs, qs.expected, strict=True)])
+    mrr = np.array([1 / (s.index(e) + 1) if e in s else 0.0
+                    for s, e in zip(slugs, qs.expected, strict=True)])
+    answered = best >= threshold
+    correct = (hit1 & answered)[inside].mean()
+    rejected = (~answered)[~inside].mean()
+    return {
+        "hit@1": float(hit1[inside].mean()),
+        "hit@3": float(hit3[inside].mean()),
+        "mrr@3": float(mrr[inside].mean()),
+        "answered_correctly": float(correct),
+        "answered_wrongly": float((~hit1 & answered)[inside].mean()),
+        "false_dont_know": float((~answered)[inside].mean()),
+        "out_of_scope_fallback": float(rejected),
+        "balanced": float((correct + rejected) / 2),
+    }
+
+
+def calibrate(index: HybridIndex, qs: QuestionSet) -> tuple[Ranking, float]:
+    """The ranking with the best mean reciprocal rank (smoother than hit@1 on a small set), then
+    the threshold in the middle of the best plateau of
+    (in-scope answered correctly + out-of-scope refused) / 2."""
+    def quality(ranking: Ranking) -> tuple[float, float]:
+        m = metrics(index, qs, ranking, -9.0)
+        return round(m["mrr@3"], 4), round(m["hit@1"], 4)
+
+    grid = [Ranking(w, c, d) for w, c, d in itertools.product(WEIGHTS, SATURATIONS, DOCUMENT_WEIGHTS)]
+    ranking = max(grid, key=quality)
+    balanced = [metrics(index, qs, ranking, t)["balanced"] for t in THRESHOLDS]
+    top = max(balanced)
+    plateau = [t for t, b in zip(THRESHOLDS, balanced, strict=True) if b >= top - 1e-9]
+    return ranking, float(np.round(np.median(plateau), 3))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calibrate", action="store_true")
+    args = parser.parse_args()
+
+    from chatdesk.services import knowledge
+    from chatdesk.services.runtime import current_settings
+
+    with demo_app():
+        index = knowledge.current_index()
+        settings = current_settings()
+
+        def load(questions_path: Path, oos_path: Path) -> QuestionSet:
+            pairs = read_questions(questions_path)
+            oos = read_lines(oos_path)
+            questions = [q for q, _ in pairs] + oos
+            return QuestionSet(questions, index.embedder.embed(questions),
+                               [s for _, s in pairs] + [None] * len(oos))
+
+        test = load(TEST_QUESTIONS, TEST_OUT_OF_SCOPE)
+        ranking, threshold = index.ranking, settings.retrieval_min_score
+        result: dict[str, object] = {"machine": machine(), "chunks": len(index),
+                                     "articles": len({c.slug for c in index.chunks})}
+        if args.calibrate:
+            calibration = load(CALIBRATION_QUESTIONS, CALIBRATION_OUT_OF_SCOPE)
+            ranking, threshold = calibrate(index, calibration)
+            result["calibration_set"] = metrics(index, calibration, ranking, threshold)
+        result["settings"] = {"retrieval_lexical_weight": ranking.lexical_weight,
+                              "retrieval_lexical_saturation": ranking.lexical_saturation,
+                              "retrieval_document_weight": ranking.document_weight,
+                              "retrieval_min_score": threshold}
+        result["test_set"] = metrics(index, test, ranking, threshold)
+        result["test_set_dense_only"] = metrics(index, test, Ranking(0.0, 1.0, 0.0), threshold)
+        result["sizes"] = {"test_questions": sum(e is not None for e in test.expected),
+                           "test_out_of_scope": sum(e is None for e in test.expected)}
+    path = save("retrieval", result)
+    for name in ("settings", "calibration_set", "test_set", "test_set_dense_only", "sizes"):
+        if name in result:
+            print(f"{name:22s} {result[name]}")
+    print(f"saved {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
