@@ -125,3 +125,13 @@ def test_the_group_has_help_for_every_command() -> None:
                  ["demo", "--help"]):
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def test_production_without_a_secret_key_stops_with_advice(tmp_path: Path) -> None:
+    env = {**os.environ, "CHATDESK_INSTANCE_PATH": str(tmp_path), "CHATDESK_ENV": "production"}
+    env.pop("CHATDESK_SECRET_KEY", None)
+    result = subprocess.run([str(CHATDESK), "serve"], env=env, capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 2
+    assert "CHATDESK_SECRET_KEY is required in production" in result.stderr
+    assert "Traceback" not in result.stderr

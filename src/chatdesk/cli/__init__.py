@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+
+import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
 from chatdesk.cli.demo import demo_command
 from chatdesk.cli.kb import kb_group
 from chatdesk.cli.serve import serve_command
+from chatdesk.errors import ConfigError
 
 
 def _create_app() -> Flask:
@@ -27,4 +31,8 @@ cli.add_command(kb_group)
 
 
 def main() -> None:
-    cli.main(prog_name="chatdesk")
+    try:
+        cli.main(prog_name="chatdesk")
+    except ConfigError as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(2)
