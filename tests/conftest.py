@@ -55,7 +55,7 @@ def _reachable(url: str, default_port: int) -> str | None:
 
 def make_settings(instance: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {"env": "testing", "instance_path": instance, "models_dir": MODELS_DIR,
-                              "secret_key": "test-secret", "log_level": "WARNING"}
+                              "secret_key": "test-secret-" + "x" * 40, "log_level": "WARNING"}
     values.update(overrides)
     return Settings(**values)
 
@@ -192,3 +192,34 @@ def redis_url() -> Iterator[str]:
     yield REDIS_URL
     connection.flushdb()
     connection.close()
+
+
+class StaffAuth:
+    """Staff accounts on demand, one per role, and their bearer headers."""
+
+    PASSWORD = "correct horse battery staple"
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._headers: dict[str, dict[str, str]] = {}
+
+    def user(self, role: str, email: str | None = None, name: str = "") -> dict[str, str]:
+        from chatdesk.services import staff
+
+        email = email or f"{role}@example.com"
+        with self.app.app_context():
+            staff.create_user(email, role, self.PASSWORD, name or role.capitalize())
+        response = self.app.test_client().post(
+            "/api/v1/auth/token", json={"email": email, "password": self.PASSWORD})
+        assert response.status_code == 200, response.get_json()
+        return {"Authorization": f"Bearer {response.get_json()['access_token']}"}
+
+    def headers(self, role: str) -> dict[str, str]:
+        if role not in self._headers:
+            self._headers[role] = self.user(role)
+        return self._headers[role]
+
+
+@pytest.fixture
+def staff(app: Flask) -> StaffAuth:
+    return StaffAuth(app)

@@ -10,7 +10,7 @@ from flask_openapi3 import Info, OpenAPI
 from chatdesk import api, web
 from chatdesk.api.problems import validation_problem
 from chatdesk.config import Settings
-from chatdesk.extensions import cache, db, migrate
+from chatdesk.extensions import cache, db, limiter, migrate
 from chatdesk.logs import init_logging
 from chatdesk.services import runtime
 
@@ -22,6 +22,12 @@ SECURITY_SCHEMES: dict[str, Any] = {
         "type": "http",
         "scheme": "bearer",
         "description": "The token returned when the conversation was created.",
+    },
+    "staffToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "From POST /api/v1/auth/token.",
     },
 }
 
@@ -55,6 +61,12 @@ def _configure(app: OpenAPI, settings: Settings) -> None:
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         TESTING=settings.env == "testing",
         JSON_SORT_KEYS=False,
+        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        RATELIMIT_STORAGE_OPTIONS={"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_KEY_PREFIX="chatdesk",
         **_cache_config(settings),
     )
 
@@ -83,3 +95,4 @@ def _init_extensions(app: OpenAPI, settings: Settings) -> None:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
     cache.init_app(app)
+    limiter.init_app(app)

@@ -14,6 +14,7 @@ from chatdesk.errors import ConfigError
 
 #: Where the project's own demo data lives in a source checkout.
 REPO_ROOT = Path(__file__).resolve().parents[2]
+MIN_SECRET_CHARS = 32
 
 
 class Settings(BaseSettings):
@@ -49,15 +50,27 @@ class Settings(BaseSettings):
     retrieval_lexical_saturation: float = Field(default=8.0, gt=0)
     retrieval_document_weight: float = Field(default=0.5, ge=0)
     retrieval_top_k: int = Field(default=3, ge=1)
+    # A question this close (cosine) to a curated answer's question gets the curated answer.
+    curated_min_similarity: float = Field(default=0.8, gt=0, le=1)
+
+    # Seconds between keep-alive comments on event streams (and database re-reads).
+    sse_heartbeat: float = Field(default=15.0, gt=0)
+
+    staff_token_ttl: int = Field(default=8 * 3600, ge=60)
+    login_rate_limit: str = "10 per minute"
+    # "mon-fri 09:00-18:00; sat 10:00-16:00"; empty means the team is always in.
+    business_hours: str = ""
+    business_timezone: str = "UTC"
 
     @model_validator(mode="after")
     def _production_needs_a_secret(self) -> Settings:
+        advice = ("Generate one with `python -c 'import secrets; print(secrets.token_urlsafe(48))'` "
+                  "and set it in the environment (a Kubernetes Secret, for example).")
         if self.env == "production" and self.secret_key is None:
-            raise ConfigError(
-                "CHATDESK_SECRET_KEY is required in production. Generate one with "
-                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'` and set it "
-                "in the environment (a Kubernetes Secret, for example)."
-            )
+            raise ConfigError(f"CHATDESK_SECRET_KEY is required in production. {advice}")
+        if self.secret_key is not None and len(self.secret_key.get_secret_value()) < MIN_SECRET_CHARS:
+            raise ConfigError(f"CHATDESK_SECRET_KEY must have at least {MIN_SECRET_CHARS} characters "
+                              f"(it signs staff tokens). {advice}")
         return self
 
     @property

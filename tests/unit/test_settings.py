@@ -11,17 +11,22 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path: Path) -> Non
         Settings(env="production", instance_path=tmp_path)
 
 
+def test_a_short_secret_key_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="at least 32 characters"):
+        Settings(instance_path=tmp_path, secret_key="short")
+
+
 def test_settings_come_from_chatdesk_environment_variables(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("CHATDESK_ENV", "production")
-    monkeypatch.setenv("CHATDESK_SECRET_KEY", "s3cret")
+    monkeypatch.setenv("CHATDESK_SECRET_KEY", "s3cret" * 8)
     monkeypatch.setenv("CHATDESK_DATABASE_URL", "postgresql+psycopg://db/chatdesk")
     monkeypatch.setenv("CHATDESK_MAX_MESSAGE_CHARS", "500")
     settings = Settings(instance_path=tmp_path)
     assert settings.env == "production"
     assert settings.sqlalchemy_url == "postgresql+psycopg://db/chatdesk"
     assert settings.max_message_chars == 500
-    assert settings.resolved_secret_key() == "s3cret"
+    assert settings.resolved_secret_key() == "s3cret" * 8
 
 
 def test_a_dotenv_file_is_read_in_development(monkeypatch: pytest.MonkeyPatch,
@@ -46,6 +51,6 @@ def test_development_generates_a_secret_once_and_keeps_it(tmp_path: Path) -> Non
 
 
 def test_create_app_takes_its_settings(tmp_path: Path) -> None:
-    app = create_app(Settings(instance_path=tmp_path, secret_key="k", company_name="Acme"))
-    assert app.config["SECRET_KEY"] == "k"
+    app = create_app(Settings(instance_path=tmp_path, secret_key="k" * 32, company_name="Acme"))
+    assert app.config["SECRET_KEY"] == "k" * 32
     assert app.extensions["chatdesk"].settings.company_name == "Acme"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask_openapi3 import OpenAPI
 
-from chatdesk.api import conversations, health, problems
+from chatdesk.api import analytics, answers, conversations, feedback, health, inbox, problems, staff
 
 
 def init_app(app: OpenAPI) -> None:
     problems.init_app(app)
     app.register_api(health.bp)
-    app.register_api(conversations.bp)
+    for blueprint in (conversations.bp, feedback.bp, staff.bp, inbox.bp, answers.bp, analytics.bp):
+        app.register_api(blueprint)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Response, request
 from flask_openapi3 import APIBlueprint, Tag
 
-from chatdesk.api.problems import ProblemResponses, require_json_object
+from chatdesk.api.access import TOKEN_SECURITY, bearer_token
+from chatdesk.api.problems import ProblemResponses, json_response, require_json_object
 from chatdesk.api.schemas import (
     ConversationOut,
     ConversationPath,
@@ -19,24 +20,12 @@ from chatdesk.api.schemas import (
 from chatdesk.errors import InvalidInput
 from chatdesk.services import conversations
 
-TOKEN_SECURITY: list[dict[str, list[str]]] = [{"conversationToken": []}]
 MAX_IDEMPOTENCY_KEY = 255
 
 bp = APIBlueprint("conversations", __name__, url_prefix="/api/v1",
                   abp_tags=[Tag(name="conversations", description="The customer's side of a chat")],
                   abp_responses=ProblemResponses)
 bp.before_request(require_json_object)
-
-
-def _json(model: object, status: int, headers: dict[str, str] | None = None) -> Response:
-    body = model.model_dump_json()  # type: ignore[attr-defined]
-    return Response(body, status=status, mimetype="application/json", headers=headers)
-
-
-def _bearer_token() -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 def _idempotency_key() -> str | None:
@@ -54,31 +43,31 @@ def _idempotency_key() -> str | None:
 def create_conversation(body: CreateConversationBody) -> Response:
     conversation, token = conversations.create_conversation(body.channel)
     out = CreatedConversationOut(**ConversationOut.of(conversation, []).model_dump(), token=token)
-    return _json(out, 201, {"Location": f"/api/v1/conversations/{conversation.id}"})
+    return json_response(out, 201, {"Location": f"/api/v1/conversations/{conversation.id}"})
 
 
 @bp.get("/conversations/<conversation_id>", responses={200: ConversationOut},
         security=TOKEN_SECURITY, summary="A conversation with its messages")
 def get_conversation(path: ConversationPath) -> Response:
-    conversation = conversations.authorize(path.conversation_id, _bearer_token())
-    return _json(ConversationOut.of(conversation, conversations.messages_of(conversation)), 200)
+    conversation = conversations.authorize(path.conversation_id, bearer_token())
+    return json_response(ConversationOut.of(conversation, conversations.messages_of(conversation)), 200)
 
 
 @bp.post("/conversations/<conversation_id>/messages", responses={201: PostMessageOut},
          security=TOKEN_SECURITY, summary="Send the customer's message and get the bot's reply")
 def post_message(path: ConversationPath, body: PostMessageBody) -> Response:
-    conversation = conversations.authorize(path.conversation_id, _bearer_token())
+    conversation = conversations.authorize(path.conversation_id, bearer_token())
     key = _idempotency_key()
     posted = conversations.post_customer_message(conversation, body.text, key)
     out = PostMessageOut(message=MessageOut.of(posted.message),
                          reply=MessageOut.of(posted.reply) if posted.reply else None)
     headers = {"Idempotent-Replayed": "true"} if posted.replayed else None
-    return _json(out, 201, headers)
+    return json_response(out, 201, headers)
 
 
 @bp.post("/conversations/<conversation_id>/handoff", responses={200: ConversationOut},
          security=TOKEN_SECURITY, summary="Ask for a person")
 def request_handoff(path: ConversationPath, body: HandoffBody) -> Response:
-    conversation = conversations.authorize(path.conversation_id, _bearer_token())
+    conversation = conversations.authorize(path.conversation_id, bearer_token())
     conversations.request_handoff(conversation, body.reason)
-    return _json(ConversationOut.of(conversation, conversations.messages_of(conversation)), 200)
+    return json_response(ConversationOut.of(conversation, conversations.messages_of(conversation)), 200)

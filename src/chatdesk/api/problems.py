@@ -24,6 +24,12 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> Response:
     return Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
 
 
+def json_response(body: object, status: int, headers: dict[str, str] | None = None) -> Response:
+    """A pydantic model (or plain data) as a JSON response."""
+    text = body.model_dump_json() if isinstance(body, BaseModel) else json.dumps(body, default=str)
+    return Response(text, status=status, mimetype="application/json", headers=headers)
+
+
 def validation_problem(error: ValidationError) -> Response:
     errors = [
         {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}

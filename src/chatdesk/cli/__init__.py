@@ -11,6 +11,7 @@ from flask.cli import FlaskGroup
 from chatdesk.cli.demo import demo_command
 from chatdesk.cli.kb import kb_group
 from chatdesk.cli.serve import serve_command
+from chatdesk.cli.users import users_group
 from chatdesk.errors import ConfigError
 
 
@@ -28,6 +29,7 @@ cli = FlaskGroup(
 cli.add_command(serve_command)
 cli.add_command(demo_command)
 cli.add_command(kb_group)
+cli.add_command(users_group)
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from typing import Any
 
 import click
@@ -25,14 +26,25 @@ class _Server(BaseApplication):
 
 
 def _warm_up(worker: Any) -> None:
-    """Load the embedder and the search index before the first customer waits for them."""
+    """Load the embedder and the search index before the first customer waits for them, and
+    end open event streams when the worker is told to stop (or it would wait for them)."""
     from chatdesk.services import knowledge
+    from chatdesk.services.runtime import current_runtime
 
     with worker.wsgi.app_context():
+        events = current_runtime().events
         try:
             knowledge.current_index()
         except Exception as error:  # the readiness probe will tell; don't kill the worker
             worker.log.warning("warm-up failed: %s", error)
+    stop = worker.handle_exit
+
+    def handle_exit(signum: int, frame: Any) -> None:
+        events.shutdown()
+        stop(signum, frame)
+
+    worker.handle_exit = handle_exit
+    signal.signal(signal.SIGTERM, handle_exit)
 
 
 def _migrate_if_embedded() -> None:
@@ -75,6 +87,8 @@ def serve_command(host: str, port: int, workers: int, threads: int, timeout: int
         # Each worker listens on its own socket and the kernel spreads connections across
         # them; with one shared socket, one worker can end up holding most keep-alive clients.
         "reuse_port": True,
+        # gunicorn's control socket has one path per user: several servers on a host would clash.
+        "control_socket_disable": True,
         "accesslog": "-",
         "post_worker_init": _warm_up,
     }).run()

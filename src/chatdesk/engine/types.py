@@ -18,6 +18,7 @@ class AnsweredBy:
 class HandoffReason:
     CUSTOMER_REQUEST = "customer_request"
     FALLBACK_STREAK = "fallback_streak"
+    NEGATIVE_FEEDBACK = "negative_feedback"
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ class Turn:
     previous_questions: tuple[str, ...] = ()
     previous_fallbacks: int = 0
     bot_offered_human: bool = False
+    # When the team is away: when it is back ("tomorrow at 09:00 GMT"); None when it is in.
+    team_back_at: str | None = None
 
 
 @dataclass(frozen=True)

@@ -13,20 +13,25 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from chatdesk.engine.guard import clean_text, flags_for, redact_pii
-from chatdesk.engine.messages import BotMessages
 from chatdesk.engine.pipeline import PipelineConfig, ReplyPipeline
+from chatdesk.engine.status import Event
 from chatdesk.engine.types import AnsweredBy, HandoffReason, Reply, Turn
 from chatdesk.errors import Forbidden, NotFound, Unauthorized
 from chatdesk.extensions import db
 from chatdesk.services import knowledge
+from chatdesk.services.handoff import (
+    bot_messages,
+    change_status,
+    notify,
+    record_handoff,
+    system_message,
+    team_back_at,
+)
 from chatdesk.services.reply_cache import ReplyCache
 from chatdesk.services.runtime import current_settings
-from chatdesk.store.models import Conversation, ConversationStatus, Message, Role, utcnow
+from chatdesk.store.models import Conversation, ConversationStatus, Message, Role
 
 log = structlog.get_logger(__name__)
-
-MAX_HANDOFF_REASON = 200
-
 
 @dataclass(frozen=True)
 class PostedMessage:
@@ -85,10 +90,13 @@ def post_customer_message(
         replay = _replay(conversation, idempotency_key)
         if replay is not None:
             return replay
+    if conversation.status == ConversationStatus.RESOLVED:
+        # Writing again reopens the conversation to the bot; the notice comes first, so the
+        # bot starts afresh (no fallback streak carried over from before the resolution).
+        change_status(conversation, Event.REOPEN)
+        system_message(conversation, bot_messages().back_to_bot)
     message = Message(conversation_id=conversation.id, role=Role.CUSTOMER, text=text,
                       flags=flags_for(text), idempotency_key=idempotency_key)
-    if conversation.status == ConversationStatus.RESOLVED:
-        conversation.status = ConversationStatus.BOT
     db.session.add(message)
     try:
         db.session.commit()
@@ -99,6 +107,7 @@ def post_customer_message(
             raise
         return replay
     if conversation.status != ConversationStatus.BOT:
+        notify(conversation)  # the agent (or the queue) sees it live
         return PostedMessage(message, None)
     reply = _bot_reply(conversation, message)
     bot_message = Message(
@@ -115,9 +124,10 @@ def post_customer_message(
         latency_ms=round((time.perf_counter() - started) * 1000, 2),
     )
     if reply.handoff:
-        _hand_off(conversation, reply.handoff_reason or HandoffReason.CUSTOMER_REQUEST)
+        record_handoff(conversation, reply.handoff_reason or HandoffReason.CUSTOMER_REQUEST)
     db.session.add(bot_message)
     db.session.commit()
+    notify(conversation)
     return PostedMessage(message, bot_message)
 
 
@@ -151,7 +161,7 @@ def _turn(conversation: Conversation, message: Message) -> Turn:
                and not last_bot.handoff)
     questions = tuple(m.text for m in reversed(recent) if m.role == Role.CUSTOMER)
     return Turn(message.text, questions[-settings.history_turns:] if settings.history_turns else (),
-                previous_fallbacks, offered)
+                previous_fallbacks, offered, team_back_at())
 
 
 def pipeline() -> ReplyPipeline:
@@ -163,7 +173,8 @@ def pipeline() -> ReplyPipeline:
         fallback_streak=settings.fallback_handoff_streak,
     )
     cache = ReplyCache(settings.reply_cache_ttl) if settings.reply_cache_ttl else None
-    return ReplyPipeline(knowledge.current_index(), config, cache)
+    current = knowledge.current_knowledge()
+    return ReplyPipeline(current.index, config, cache, current.curated)
 
 
 def _bot_reply(conversation: Conversation, message: Message) -> Reply:
@@ -174,22 +185,17 @@ def _bot_reply(conversation: Conversation, message: Message) -> Reply:
         log.exception("reply.pipeline_failed", conversation=conversation.id,
                       text=redact_pii(message.text))
         db.session.rollback()
-        return Reply(BotMessages(current_settings().company_name).fallback, AnsweredBy.FALLBACK)
-
-
-def _hand_off(conversation: Conversation, reason: str) -> None:
-    conversation.status = ConversationStatus.WAITING
-    conversation.handoff_reason = reason[:MAX_HANDOFF_REASON]
-    conversation.handoff_at = utcnow()
+        return Reply(bot_messages().fallback, AnsweredBy.FALLBACK)
 
 
 def request_handoff(conversation: Conversation, reason: str | None = None) -> Message | None:
     """Put the conversation in the human queue; a no-op if a person already has it."""
     if conversation.status in (ConversationStatus.WAITING, ConversationStatus.AGENT):
         return None
-    _hand_off(conversation, reason or HandoffReason.CUSTOMER_REQUEST)
-    notice = Message(conversation_id=conversation.id, role=Role.SYSTEM, handoff=True,
-                     text=BotMessages(current_settings().company_name).handoff_requested)
-    db.session.add(notice)
+    if conversation.status == ConversationStatus.RESOLVED:
+        change_status(conversation, Event.REOPEN)
+    record_handoff(conversation, reason or HandoffReason.CUSTOMER_REQUEST)
+    notice = system_message(conversation, bot_messages().handoff_requested(team_back_at()), handoff=True)
     db.session.commit()
+    notify(conversation)
     return notice

@@ -16,6 +16,7 @@ from chatdesk.retrieval.chunking import EmbeddedChunk, chunk_document, embed_chu
 from chatdesk.retrieval.embedding import Embedder
 from chatdesk.retrieval.index import HybridIndex, Ranking, SearchResult
 from chatdesk.retrieval.parsing import SUPPORTED_SUFFIXES, parse_text
+from chatdesk.services.knowledge_index import Knowledge
 from chatdesk.services.runtime import current_runtime
 from chatdesk.store.models import Chunk, Document, KnowledgeBaseState, utcnow
 
@@ -165,12 +166,27 @@ def _store_chunks(document: Document, chunks: list[EmbeddedChunk]) -> None:
         )
 
 
-def current_index() -> HybridIndex:
+def current_knowledge() -> Knowledge:
+    """This process's view of the current knowledge-base version (reloaded when it changes)."""
     runtime = current_runtime()
     settings = runtime.settings
     ranking = Ranking(settings.retrieval_lexical_weight, settings.retrieval_lexical_saturation,
                       settings.retrieval_document_weight)
-    return runtime.knowledge.current(db.session(), runtime.embedder(), ranking)
+    return runtime.knowledge.current(db.session(), runtime.embedder(), ranking,
+                                     settings.curated_min_similarity)
+
+
+def current_index() -> HybridIndex:
+    return current_knowledge().index
+
+
+def bump_version() -> int:
+    """Mark the knowledge as changed (in the caller's transaction); caches and indexes follow."""
+    state = _state()
+    state.version += 1
+    state.updated_at = utcnow()
+    db.session.flush()
+    return state.version
 
 
 def search(query: str, k: int = 5) -> SearchResult:

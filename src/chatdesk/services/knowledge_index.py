@@ -1,17 +1,32 @@
-"""Keep each process's search index in step with the knowledge-base version in the database."""
+"""Keep each process's search index and curated answers in step with the knowledge-base version.
+
+Curated answers count as knowledge: changing one bumps the same version, so every process
+reloads and no cached reply from before the change is served.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from chatdesk.retrieval.curated import CuratedEntry, CuratedIndex
 from chatdesk.retrieval.embedding import DIMENSIONS, Embedder
 from chatdesk.retrieval.index import HybridIndex, IndexedChunk, Ranking
-from chatdesk.store.models import Chunk, Document, KnowledgeBaseState
+from chatdesk.store.models import Chunk, CuratedAnswer, CuratedQuestion, Document, KnowledgeBaseState
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """What one knowledge-base version holds: the article index and the curated answers."""
+
+    version: int
+    index: HybridIndex
+    curated: CuratedIndex
 
 
 class EmbeddingMismatch(RuntimeError):
@@ -54,6 +69,29 @@ def load_index(session: Session, embedder: Embedder, version: int, ranking: Rank
     return HybridIndex(chunks, vectors, embedder, version=version, ranking=ranking)
 
 
+def load_curated(session: Session, min_similarity: float) -> CuratedIndex:
+    rows = session.execute(
+        select(CuratedQuestion.text, CuratedQuestion.embedding, CuratedAnswer.id,
+               CuratedAnswer.question, CuratedAnswer.answer, CuratedAnswer.intent)
+        .join(CuratedAnswer, CuratedQuestion.answer_id == CuratedAnswer.id)
+        .where(CuratedAnswer.active.is_(True))
+        .order_by(CuratedAnswer.id, CuratedQuestion.id)
+    ).all()
+    if not rows:
+        return CuratedIndex.empty(min_similarity)
+    entries: dict[int, CuratedEntry] = {}
+    for row in rows:
+        entries.setdefault(row.id, CuratedEntry(row.id, row.question, row.answer, row.intent))
+    order = list(entries)
+    return CuratedIndex(
+        entries=tuple(entries.values()),
+        questions=tuple(row.text for row in rows),
+        owners=np.array([order.index(row.id) for row in rows], dtype=np.int64),
+        vectors=np.stack([np.frombuffer(row.embedding, dtype=np.float32) for row in rows]),
+        min_similarity=min_similarity,
+    )
+
+
 class KnowledgeIndexHolder:
     """Rebuilt only when the knowledge-base version changes, never per request.
 
@@ -63,23 +101,24 @@ class KnowledgeIndexHolder:
     """
 
     def __init__(self, check_interval: float = 1.0) -> None:
-        self._index: HybridIndex | None = None
+        self._knowledge: Knowledge | None = None
         self._lock = threading.Lock()
         self._check_interval = check_interval
         self._checked_at = float("-inf")
 
     @property
     def loaded_version(self) -> int | None:
-        return self._index.version if self._index is not None else None
+        return self._knowledge.version if self._knowledge is not None else None
 
     def invalidate(self) -> None:
         self._checked_at = float("-inf")
 
-    def current(self, session: Session, embedder: Embedder, ranking: Ranking) -> HybridIndex:
-        index = self._index
+    def current(self, session: Session, embedder: Embedder, ranking: Ranking,
+                curated_min_similarity: float) -> Knowledge:
+        knowledge = self._knowledge
         now = time.monotonic()
-        if index is not None and now - self._checked_at < self._check_interval:
-            return index
+        if knowledge is not None and now - self._checked_at < self._check_interval:
+            return knowledge
         version, model = kb_state(session)
         self._checked_at = now
         if model and model != embedder.name:
@@ -87,10 +126,13 @@ class KnowledgeIndexHolder:
                 f"The knowledge base was embedded with {model}, but this server runs "
                 f"{embedder.name}: run `chatdesk kb reembed` (or set CHATDESK_EMBEDDING_BACKEND back)."
             )
-        index = self._index
-        if index is not None and index.version == version:
-            return index
+        if knowledge is not None and knowledge.version == version:
+            return knowledge
         with self._lock:
-            if self._index is None or self._index.version != version:
-                self._index = load_index(session, embedder, version, ranking)
-            return self._index
+            if self._knowledge is None or self._knowledge.version != version:
+                self._knowledge = Knowledge(
+                    version,
+                    load_index(session, embedder, version, ranking),
+                    load_curated(session, curated_min_similarity),
+                )
+            return self._knowledge

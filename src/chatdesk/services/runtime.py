@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 from flask import Flask, current_app
 
 from chatdesk.config import Settings
+from chatdesk.engine.business_hours import BusinessHours, BusinessHoursError
+from chatdesk.errors import ConfigError
 from chatdesk.retrieval.embedding import Embedder, get_embedder
+from chatdesk.services.events import LocalEventBus, RedisEventBus
 from chatdesk.services.knowledge_index import KnowledgeIndexHolder
 
 EXTENSION_KEY = "chatdesk"
@@ -16,6 +19,8 @@ EXTENSION_KEY = "chatdesk"
 @dataclass
 class Runtime:
     settings: Settings
+    business_hours: BusinessHours
+    events: LocalEventBus
     knowledge: KnowledgeIndexHolder = field(default_factory=KnowledgeIndexHolder)
 
     def embedder(self) -> Embedder:
@@ -25,7 +30,12 @@ class Runtime:
 
 
 def init_app(app: Flask, settings: Settings) -> Runtime:
-    runtime = Runtime(settings)
+    try:
+        hours = BusinessHours.parse(settings.business_hours, settings.business_timezone)
+    except BusinessHoursError as error:
+        raise ConfigError(f"CHATDESK_BUSINESS_HOURS / CHATDESK_BUSINESS_TIMEZONE: {error}") from error
+    events = RedisEventBus(settings.redis_url) if settings.redis_url else LocalEventBus()
+    runtime = Runtime(settings, hours, events)
     app.extensions[EXTENSION_KEY] = runtime
     return runtime
 

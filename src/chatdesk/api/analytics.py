@@ -1,0 +1,34 @@
+"""How the bot and the team are doing (definitions in docs/analytics.md)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Response
+from flask_openapi3 import APIBlueprint, Tag
+
+from chatdesk.api.access import STAFF_SECURITY, staff_user
+from chatdesk.api.problems import ProblemResponses, json_response
+from chatdesk.api.staff_schemas import AnalyticsQuery
+from chatdesk.errors import InvalidInput
+from chatdesk.services import analytics
+from chatdesk.services.staff import Permission
+from chatdesk.store.models import utcnow
+
+bp = APIBlueprint("analytics", __name__, url_prefix="/api/v1/analytics",
+                  abp_tags=[Tag(name="analytics")], abp_security=STAFF_SECURITY,
+                  abp_responses=ProblemResponses)
+
+DEFAULT_PERIOD = timedelta(days=30)
+
+
+@bp.get("/summary", summary="Containment, handoffs, CSAT, feedback, intents, unanswered questions")
+def summary(query: AnalyticsQuery) -> Response:
+    staff_user(Permission.ANALYTICS)
+    until = query.until or utcnow()
+    since = query.since or until - DEFAULT_PERIOD
+    if since.tzinfo is None or until.tzinfo is None:
+        raise InvalidInput("since and until need a time zone (e.g. 2026-11-01T00:00:00Z).")
+    if since >= until:
+        raise InvalidInput("since must be before until.")
+    return json_response(analytics.summary(since, until), 200)

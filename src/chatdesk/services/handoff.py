@@ -1,0 +1,57 @@
+"""Status changes of a conversation, the system messages that tell the customer, and the signals
+that wake live streams. Every change goes through here, so none is silent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from chatdesk.engine.business_hours import describe
+from chatdesk.engine.messages import BotMessages
+from chatdesk.engine.status import Event, next_status
+from chatdesk.extensions import db
+from chatdesk.services.events import INBOX_CHANNEL, conversation_channel
+from chatdesk.services.runtime import current_runtime, current_settings
+from chatdesk.store.models import Conversation, Handoff, Message, Role, utcnow
+
+MAX_REASON = 64
+
+
+def bot_messages() -> BotMessages:
+    return BotMessages(current_settings().company_name)
+
+
+def team_back_at(now: datetime | None = None) -> str | None:
+    """None while the team is in; otherwise when it is back, in words."""
+    now = now or utcnow()
+    hours = current_runtime().business_hours
+    opening = hours.next_opening(now)
+    if opening is None or opening == now:
+        return None
+    return describe(opening, now)
+
+
+def system_message(conversation: Conversation, text: str, handoff: bool = False) -> Message:
+    message = Message(conversation_id=conversation.id, role=Role.SYSTEM, text=text, handoff=handoff)
+    db.session.add(message)
+    return message
+
+
+def record_handoff(conversation: Conversation, reason: str) -> None:
+    """Queue the conversation for a person (in the caller's transaction)."""
+    conversation.status = next_status(conversation.status, Event.HAND_OFF)
+    conversation.handoff_reason = reason[:MAX_REASON]
+    conversation.handoff_at = utcnow()
+    conversation.assigned_to_id = None
+    db.session.add(Handoff(conversation_id=conversation.id, reason=reason[:MAX_REASON],
+                           within_hours=team_back_at(conversation.handoff_at) is None))
+
+
+def change_status(conversation: Conversation, event: str) -> None:
+    conversation.status = next_status(conversation.status, event)
+
+
+def notify(conversation: Conversation) -> None:
+    """After a commit: wake the conversation's streams and the agents' inbox."""
+    events = current_runtime().events
+    events.publish(conversation_channel(conversation.id), {"status": conversation.status})
+    events.publish(INBOX_CHANNEL, {"conversation_id": conversation.id, "status": conversation.status})

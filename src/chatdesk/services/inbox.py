@@ -1,0 +1,143 @@
+"""The agents' side: the queue of handed-off conversations, claiming, replying, resolving."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from chatdesk.engine.guard import clean_text
+from chatdesk.engine.status import Event
+from chatdesk.engine.types import AnsweredBy
+from chatdesk.errors import Conflict, Forbidden, NotFound
+from chatdesk.extensions import db
+from chatdesk.services.handoff import bot_messages, change_status, notify, system_message
+from chatdesk.services.runtime import current_settings
+from chatdesk.store.models import Conversation, ConversationStatus, Message, Role, StaffRole, User, utcnow
+
+OPEN_STATUSES = (ConversationStatus.WAITING, ConversationStatus.AGENT)
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    conversation: Conversation
+    assigned_to: User | None
+    last_message: Message | None
+    message_count: int
+    waiting_seconds: float | None
+
+
+def list_inbox(statuses: tuple[str, ...] = OPEN_STATUSES, assigned: str = "any",
+               user: User | None = None, limit: int = 50, offset: int = 0) -> list[InboxItem]:
+    """Oldest handoff first: who has waited longest is served first."""
+    statement = select(Conversation).where(Conversation.status.in_(statuses))
+    if assigned == "me" and user is not None:
+        statement = statement.where(Conversation.assigned_to_id == user.id)
+    elif assigned == "unassigned":
+        statement = statement.where(Conversation.assigned_to_id.is_(None))
+    statement = statement.order_by(
+        Conversation.handoff_at.is_(None), Conversation.handoff_at, Conversation.created_at
+    ).limit(limit).offset(offset)
+    conversations = list(db.session.scalars(statement))
+    ids = [c.id for c in conversations]
+    counts = dict(db.session.execute(
+        select(Message.conversation_id, func.count()).where(Message.conversation_id.in_(ids))
+        .group_by(Message.conversation_id)).all()) if ids else {}
+    last_ids = select(func.max(Message.id)).where(Message.conversation_id.in_(ids)).group_by(
+        Message.conversation_id)
+    last = {m.conversation_id: m for m in db.session.scalars(
+        select(Message).where(Message.id.in_(last_ids)))} if ids else {}
+    users = {u.id: u for u in db.session.scalars(
+        select(User).where(User.id.in_({c.assigned_to_id for c in conversations if c.assigned_to_id})))}
+    now = utcnow()
+    return [
+        InboxItem(c, users.get(c.assigned_to_id) if c.assigned_to_id else None, last.get(c.id),
+                  counts.get(c.id, 0), _waiting_seconds(c, now))
+        for c in conversations
+    ]
+
+
+def _waiting_seconds(conversation: Conversation, now: datetime) -> float | None:
+    """How long the customer has waited for a person: since the handoff, until claimed."""
+    if conversation.status != ConversationStatus.WAITING or conversation.handoff_at is None:
+        return None
+    return round((now - conversation.handoff_at).total_seconds(), 1)
+
+
+def get_conversation(conversation_id: str) -> Conversation:
+    conversation = db.session.get(Conversation, conversation_id)
+    if conversation is None:
+        raise NotFound(f"There is no conversation {conversation_id!r}.", code="conversation_not_found")
+    return conversation
+
+
+def authors(messages: list[Message]) -> dict[int, User]:
+    ids = {m.author_id for m in messages if m.author_id}
+    return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
+
+
+def _holder_name(conversation: Conversation) -> str:
+    holder = db.session.get(User, conversation.assigned_to_id) if conversation.assigned_to_id else None
+    return holder.display_name if holder else "another agent"
+
+
+def claim(conversation_id: str, user: User) -> Conversation:
+    conversation = get_conversation(conversation_id)
+    if conversation.status == ConversationStatus.AGENT:
+        if conversation.assigned_to_id == user.id:
+            return conversation  # claiming twice changes nothing
+        raise Conflict(f"{_holder_name(conversation)} already has this conversation.",
+                       code="claimed_by_other")
+    change_status(conversation, Event.CLAIM)
+    conversation.assigned_to_id = user.id
+    conversation.claimed_at = utcnow()
+    system_message(conversation, bot_messages().agent_joined(user.display_name))
+    db.session.commit()
+    notify(conversation)
+    return conversation
+
+
+def _require_holder(conversation: Conversation, user: User, action: str) -> None:
+    if conversation.status == ConversationStatus.RESOLVED:
+        raise Conflict(f"This conversation is resolved; it cannot {action}.", code="resolved")
+    if conversation.status != ConversationStatus.AGENT:
+        raise Conflict(f"Claim this conversation before you {action}.", code="not_claimed")
+    if conversation.assigned_to_id != user.id and user.role != StaffRole.ADMIN:
+        raise Forbidden(f"{_holder_name(conversation)} has this conversation.", code="claimed_by_other")
+
+
+def reply(conversation_id: str, user: User, text: str) -> Message:
+    conversation = get_conversation(conversation_id)
+    _require_holder(conversation, user, "be replied to")
+    message = Message(conversation_id=conversation.id, role=Role.AGENT, answered_by=AnsweredBy.AGENT,
+                      author_id=user.id, text=clean_text(text, current_settings().max_message_chars))
+    db.session.add(message)
+    db.session.commit()
+    notify(conversation)
+    return message
+
+
+def resolve(conversation_id: str, user: User) -> Conversation:
+    conversation = get_conversation(conversation_id)
+    if conversation.status == ConversationStatus.AGENT:
+        _require_holder(conversation, user, "be resolved")
+    change_status(conversation, Event.RESOLVE)
+    conversation.resolved_at = utcnow()
+    system_message(conversation, bot_messages().resolved)
+    db.session.commit()
+    notify(conversation)
+    return conversation
+
+
+def release(conversation_id: str, user: User) -> Conversation:
+    """Back to the bot: the agent is done, or the handoff was not needed."""
+    conversation = get_conversation(conversation_id)
+    if conversation.status == ConversationStatus.AGENT:
+        _require_holder(conversation, user, "be released")
+    change_status(conversation, Event.RELEASE)
+    conversation.assigned_to_id = None
+    system_message(conversation, bot_messages().back_to_bot)
+    db.session.commit()
+    notify(conversation)
+    return conversation
