@@ -157,11 +157,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=20)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="per worker, gthread only")
+    parser.add_argument("--worker-class", choices=["gevent", "gthread"], default="gevent")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install -y wrk")
     gunicorn_flags = ["--workers", str(args.workers), "--threads", str(args.threads)]
+    serve_flags = [*gunicorn_flags, "--worker-class", args.worker_class]
     result: dict[str, Any] = {"machine": machine(), "settings": vars(args)}
     with tempfile.TemporaryDirectory() as tmp:
         instance = Path(tmp)
@@ -170,7 +172,7 @@ def main() -> None:
                "CHATDESK_MODELS_DIR": str(ROOT / "instance" / "models")}
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        server = subprocess.Popen([str(BIN / "chatdesk"), "serve", "--port", str(port), *gunicorn_flags],
+        server = subprocess.Popen([str(BIN / "chatdesk"), "serve", "--port", str(port), *serve_flags],
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_ready(f"{url}/readyz", server)
@@ -185,7 +187,7 @@ def main() -> None:
             server.wait(timeout=30)
         # The same gunicorn settings as `chatdesk serve` (src/chatdesk/cli/serve.py).
         bare = subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--worker-class",
-                                 "gthread", *gunicorn_flags, "--keep-alive", "5", "--reuse-port",
+                                 args.worker_class, *gunicorn_flags, "--keep-alive", "5", "--reuse-port",
                                  "--access-logfile", "-", "--chdir", str(BENCH), "bare_app:app"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:

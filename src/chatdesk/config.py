@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chatdesk.errors import ConfigError
@@ -21,7 +21,8 @@ class Settings(BaseSettings):
     """Everything an operator can set. Defaults give the embedded, offline setup."""
 
     model_config = SettingsConfigDict(
-        env_prefix="CHATDESK_", env_file=".env", extra="ignore", validate_default=True
+        env_prefix="CHATDESK_", env_file=".env", extra="ignore", validate_default=True,
+        populate_by_name=True,
     )
 
     env: Literal["development", "production", "testing"] = "development"
@@ -55,6 +56,29 @@ class Settings(BaseSettings):
 
     # Seconds between keep-alive comments on event streams (and database re-reads).
     sse_heartbeat: float = Field(default=15.0, gt=0)
+
+    # An OpenAI-compatible LLM writes the answers when a base URL (or Azure endpoint) and a
+    # model are set; otherwise answers come from the knowledge base as they are.
+    llm_provider: Literal["openai", "azure"] | None = None
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("CHATDESK_LLM_API_KEY", "OPENAI_API_KEY", "llm_api_key"))
+    llm_model: str | None = None
+    llm_azure_endpoint: str | None = None
+    llm_azure_api_version: str | None = None
+    llm_azure_deployment: str | None = None
+    # Seconds the customer may wait for the LLM, retries included; then the best answer
+    # without it is given instead.
+    llm_timeout: float = Field(default=15.0, gt=0)
+    llm_max_retries: int = Field(default=1, ge=0)
+    llm_temperature: float = Field(default=0.2, ge=0, le=2)
+    llm_max_tokens: int = Field(default=400, ge=16)
+    llm_tone: str = "friendly, clear and professional"
+    llm_max_prompt_tokens: int = Field(default=3000, ge=200)
+    llm_history_tokens: int = Field(default=800, ge=0)
+    llm_passages: int = Field(default=3, ge=1, le=10)
+    llm_breaker_failures: int = Field(default=5, ge=1)
+    llm_breaker_cooldown: float = Field(default=30.0, gt=0)
 
     staff_token_ttl: int = Field(default=8 * 3600, ge=60)
     login_rate_limit: str = "10 per minute"

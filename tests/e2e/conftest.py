@@ -8,18 +8,23 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.request import urlopen
 
 import pytest
 
-from tests.conftest import MODELS_DIR
+from tests.conftest import MODELS_DIR, make_settings
+from tests.e2e.pages import STAFF, STAFF_PASSWORD
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHATDESK = Path(sys.executable).with_name("chatdesk")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 def free_port() -> int:
@@ -29,16 +34,34 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory, demo_sqlite: Path) -> Iterator[str]:
-    instance = tmp_path_factory.mktemp("live")
-    shutil.copy(demo_sqlite, instance / "chatdesk.db")
+def add_staff(instance: Path) -> None:
+    """The staff accounts of ``pages.STAFF``, written to the instance's database before it serves."""
+    from chatdesk import create_app
+    from chatdesk.extensions import db
+    from chatdesk.services import staff
+
+    app = create_app(make_settings(instance))
+    with app.app_context():
+        for role, (email, name) in STAFF.items():
+            staff.create_user(email, role, STAFF_PASSWORD, name)
+        db.session.remove()
+        db.engine.dispose()
+
+
+@contextmanager
+def serving(instance: Path, **settings: str) -> Iterator[str]:
+    """``chatdesk serve`` on the instance folder, until the block ends."""
     port = free_port()
     env = {**os.environ, "CHATDESK_INSTANCE_PATH": str(instance),
-           "CHATDESK_MODELS_DIR": str(MODELS_DIR), "CHATDESK_LOG_LEVEL": "WARNING"}
+           "CHATDESK_MODELS_DIR": str(MODELS_DIR), "CHATDESK_LOG_LEVEL": "WARNING",
+           # A stream whose browser has gone is noticed at the next heartbeat; keep that short.
+           "CHATDESK_SSE_HEARTBEAT": "1",
+           **{f"CHATDESK_{name.upper()}": value for name, value in settings.items()}}
     log = (instance / "server.log").open("w")
-    server = subprocess.Popen([str(CHATDESK), "serve", "--port", str(port), "--workers", "1"],
-                              env=env, stdout=log, stderr=subprocess.STDOUT)
+    # Each open event stream holds one of gunicorn's threads (gthread workers): the chat page and
+    # the console each keep one open, so the default two threads would starve the pages.
+    server = subprocess.Popen([str(CHATDESK), "serve", "--port", str(port), "--workers", "1",
+                               "--threads", "16"], env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -56,6 +79,29 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, demo_sqlite: Path) -> 
         server.terminate()
         server.wait(timeout=30)
         log.close()
+
+
+def _instance(tmp_path_factory: pytest.TempPathFactory, demo_sqlite: Path, name: str) -> Path:
+    instance = tmp_path_factory.mktemp(name)
+    shutil.copy(demo_sqlite, instance / "chatdesk.db")
+    add_staff(instance)
+    return instance
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory, demo_sqlite: Path) -> Iterator[str]:
+    """The demo store with an agent and an analyst (``pages.STAFF``); the team is always in."""
+    with serving(_instance(tmp_path_factory, demo_sqlite, "live")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def after_hours_server(tmp_path_factory: pytest.TempPathFactory, demo_sqlite: Path) -> Iterator[str]:
+    """The same, but the team is away now: it only works one hour, three days from today."""
+    day = DAYS[(datetime.now(UTC).weekday() + 3) % 7]
+    with serving(_instance(tmp_path_factory, demo_sqlite, "after-hours"),
+                 business_hours=f"{day} 09:00-10:00", business_timezone="UTC") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -78,3 +124,18 @@ def page(browser):  # type: ignore[no-untyped-def]
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture
+def new_page(browser) -> Iterator[Callable[..., Any]]:  # type: ignore[no-untyped-def]
+    """Pages in browser contexts of their own (separate storage: one per person), closed after."""
+    contexts = []
+
+    def open_page(**options: Any) -> Any:
+        context = browser.new_context(**options)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_page
+    for context in contexts:
+        context.close()

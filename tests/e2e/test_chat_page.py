@@ -3,6 +3,9 @@
 import re
 
 import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.pages import PHONE, ask, call, conversation_of, staff_token
 
 pytestmark = pytest.mark.browser
 
@@ -69,3 +72,58 @@ def test_an_error_is_shown_not_swallowed(page, live_server) -> None:  # type: ig
     send(page, "hello")
     page.locator("li.message.customer").first.wait_for()
     assert page.locator("#error").is_hidden()
+
+
+def test_thumbs_are_stored_and_two_thumbs_down_bring_a_person(new_page, live_server) -> None:  # type: ignore[no-untyped-def]
+    page = new_page(**PHONE)
+    page.goto(live_server)
+    first = ask(page, "How do I reset my password?")
+    up = first.get_by_role("button", name="Helpful", exact=True)
+    down = first.get_by_role("button", name="Not helpful", exact=True)
+    up.click()
+    expect(up).to_have_attribute("aria-pressed", "true")
+    down.click()  # changed their mind
+    expect(down).to_have_attribute("aria-pressed", "true")
+    expect(up).to_have_attribute("aria-pressed", "false")
+
+    second = ask(page, "Can I pay with PayPal?")
+    second.get_by_role("button", name="Not helpful", exact=True).click()
+    # The second thumbs-down in a row hands off: the page shows it from the feedback response.
+    expect(page.locator("li.message.system").last).to_contain_text("didn't help")
+    expect(page.locator("#status")).to_contain_text("queue")
+    expect(page.locator("#human")).to_be_disabled()
+
+    page.reload()  # the choices survive a reload
+    expect(page.locator("li.message.bot[data-id]").first.get_by_role(
+        "button", name="Not helpful", exact=True)).to_have_attribute("aria-pressed", "true")
+
+    conversation = conversation_of(page)
+    stored = call(live_server, "GET", f"/api/v1/inbox/{conversation['id']}",
+                  token=staff_token(live_server, "agent"))
+    assert stored["handoff_reason"] == "negative_feedback"
+    assert [m["feedback"] for m in stored["messages"] if m["role"] == "bot"] == ["down", "down"]
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_after_hours_the_customer_can_leave_an_email(new_page, after_hours_server) -> None:  # type: ignore[no-untyped-def]
+    page = new_page(**PHONE)
+    page.goto(after_hours_server)
+    page.get_by_role("button", name="Talk to a person").click()
+    expect(page.locator("li.message.system").last).to_contain_text("leave your address")
+    email = page.get_by_label("your email address")
+    expect(email).to_be_visible()
+
+    email.fill("not an email")
+    page.locator("#contact-send").click()
+    expect(page.locator("#contact-error")).to_contain_text("is not an email address")
+    expect(email).to_have_attribute("aria-invalid", "true")
+    expect(email).to_be_focused()
+
+    email.fill("kim@example.com")
+    page.locator("#contact-send").click()
+    expect(page.locator("li.message.system").last).to_have_text("Thanks, we'll reply to kim@example.com too.")
+    expect(page.locator("#contact")).to_be_hidden()
+    page.reload()
+    expect(page.locator("li.message.system").last).to_contain_text("kim@example.com")
+    expect(page.locator("#contact")).to_be_hidden()
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
 from chatdesk.extensions import db
 from chatdesk.store.models import Conversation, Handoff, Message

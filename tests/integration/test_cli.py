@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from chatdesk.cli import cli
+from chatdesk.cli.commands import cli
 from chatdesk.cli.demo import demo_command
 from chatdesk.cli.kb import kb_group
 

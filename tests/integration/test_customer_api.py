@@ -23,7 +23,8 @@ def test_open_a_conversation(client: FlaskClient) -> None:
     response = client.post("/api/v1/conversations", json={"channel": "web"})
     assert response.status_code == 201
     body = response.get_json()
-    assert set(body) == {"id", "token", "status", "messages", "created_at"}
+    assert set(body) == {"id", "token", "status", "messages", "created_at", "csat_score", "csat_requested",
+                         "contact_email_left", "team_back_at"}
     assert body["status"] == "bot" and body["messages"] == []
     assert response.headers["Location"] == f"/api/v1/conversations/{body['id']}"
     assert body["created_at"].endswith("Z")
@@ -44,7 +45,7 @@ def test_a_covered_question_gets_a_short_cited_answer(chat: Chat) -> None:
     assert len(reply["text"]) < 600
     assert not reply["handoff"] and not reply["cached"]
     assert set(reply) == {"id", "role", "text", "created_at", "answered_by", "intent",
-                          "sources", "handoff", "cached"}
+                          "sources", "handoff", "cached", "feedback"}
     assert set(reply["sources"][0]) == {"id", "title", "url", "snippet", "score"}
 
 

@@ -161,6 +161,7 @@ def test_two_thumbs_down_in_a_row_hand_off(client: FlaskClient) -> None:
     up = client.post(f"/api/v1/messages/{first['id']}/feedback", headers=customer.headers,
                      json={"rating": "down", "comment": "not what I asked"})
     assert up.status_code == 200 and up.get_json()["status"] == "bot"
+    assert up.get_json()["messages"][1]["feedback"] == "down"
     down = client.post(f"/api/v1/messages/{second['id']}/feedback", headers=customer.headers,
                        json={"rating": "down"})
     body = down.get_json()
@@ -204,6 +205,7 @@ def test_csat_and_contact_email(client: FlaskClient, staff: StaffAuth) -> None:
     assert bad.status_code == 422
     noted = client.post(f"{url}/contact", json={"email": "jo@example.com"}, headers=customer.headers)
     assert "jo@example.com" in noted.get_json()["messages"][-1]["text"]
+    assert noted.get_json()["contact_email_left"] and noted.get_json()["csat_score"] == 4
     seen = client.get(f"/api/v1/inbox/{customer.id}", headers=staff.headers("agent")).get_json()
     assert seen["csat_score"] == 4 and seen["csat_comment"] == "quick"
     assert seen["contact_email"] == "jo@example.com"
@@ -227,4 +229,6 @@ def test_outside_business_hours_the_customer_is_told_when_the_team_is_back(
     assert reply["handoff"]
     assert "away right now and back" in reply["text"] and "09:00" in reply["text"]
     assert "email" in reply["text"]
-    assert customer.get()["status"] == "waiting"
+    conversation = customer.get()
+    assert conversation["status"] == "waiting"
+    assert "09:00" in conversation["team_back_at"] and not conversation["contact_email_left"]

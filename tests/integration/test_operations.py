@@ -57,4 +57,6 @@ def test_the_chat_page_and_the_articles_it_cites(client: FlaskClient, app: Flask
     assert article.status_code == 200
     assert b'id="' in article.data and b"International delivery" in article.data
     assert client.get("/kb").status_code == 200
+    console = client.get("/console")
+    assert console.status_code == 200 and b"console.js" in console.data
     assert client.get("/kb/no-such-article").status_code == 404

@@ -35,6 +35,8 @@ def test_users_create_from_the_command_line_then_sign_in(app: Flask, client: Fla
     status, body = sign_in(client, "ana@example.com", "a long enough password")
     assert status == 200
     assert body["token_type"] == "bearer" and body["expires_in"] == 8 * 3600 and body["role"] == "agent"
+    assert body["user"] == {"id": body["user"]["id"], "email": "ana@example.com", "name": "Ana",
+                            "role": "agent", "active": True}
     with app.app_context():
         stored = db.session.scalar(select(User.password_hash).where(User.email == "ana@example.com"))
     assert stored is not None and stored.startswith("$argon2id$")

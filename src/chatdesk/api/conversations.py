@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Response, request
+from collections.abc import Iterator
+
+from flask import Response, request, stream_with_context
 from flask_openapi3 import APIBlueprint, Tag
 
 from chatdesk.api.access import TOKEN_SECURITY, bearer_token
@@ -17,8 +19,13 @@ from chatdesk.api.schemas import (
     PostMessageBody,
     PostMessageOut,
 )
+from chatdesk.engine.types import Delta
 from chatdesk.errors import InvalidInput
 from chatdesk.services import conversations
+from chatdesk.services.conversations import ReceivedMessage
+from chatdesk.services.handoff import team_back_at
+from chatdesk.services.streams import SSE_HEADERS, sse
+from chatdesk.store.models import Conversation, ConversationStatus, Message
 
 MAX_IDEMPOTENCY_KEY = 255
 
@@ -26,6 +33,12 @@ bp = APIBlueprint("conversations", __name__, url_prefix="/api/v1",
                   abp_tags=[Tag(name="conversations", description="The customer's side of a chat")],
                   abp_responses=ProblemResponses)
 bp.before_request(require_json_object)
+
+
+def conversation_out(conversation: Conversation) -> ConversationOut:
+    """What the customer sees of a conversation (with when the team is back, while waiting)."""
+    back = team_back_at() if conversation.status == ConversationStatus.WAITING else None
+    return ConversationOut.of(conversation, conversations.messages_of(conversation), back)
 
 
 def _idempotency_key() -> str | None:
@@ -50,19 +63,52 @@ def create_conversation(body: CreateConversationBody) -> Response:
         security=TOKEN_SECURITY, summary="A conversation with its messages")
 def get_conversation(path: ConversationPath) -> Response:
     conversation = conversations.authorize(path.conversation_id, bearer_token())
-    return json_response(ConversationOut.of(conversation, conversations.messages_of(conversation)), 200)
+    return json_response(conversation_out(conversation), 200)
 
 
 @bp.post("/conversations/<conversation_id>/messages", responses={201: PostMessageOut},
-         security=TOKEN_SECURITY, summary="Send the customer's message and get the bot's reply")
+         security=TOKEN_SECURITY, summary="Send the customer's message and get the bot's reply",
+         description="With `Accept: text/event-stream` the reply streams as server-sent events: "
+                     "`message` (the stored customer message), `delta` events `{text}` as the "
+                     "reply is written, then one `reply` event with the stored reply (null while "
+                     "a person has the conversation). The `reply` event's text is authoritative.")
 def post_message(path: ConversationPath, body: PostMessageBody) -> Response:
     conversation = conversations.authorize(path.conversation_id, bearer_token())
     key = _idempotency_key()
+    headers = {"Idempotent-Replayed": "true"}
+    if _wants_stream():
+        received = conversations.receive_message(conversation, body.text, key)
+        stream = _reply_events(conversation, received)
+        return Response(stream_with_context(stream), status=201, mimetype="text/event-stream",
+                        headers={**SSE_HEADERS, **(headers if received.replayed else {})})
     posted = conversations.post_customer_message(conversation, body.text, key)
     out = PostMessageOut(message=MessageOut.of(posted.message),
                          reply=MessageOut.of(posted.reply) if posted.reply else None)
-    headers = {"Idempotent-Replayed": "true"} if posted.replayed else None
-    return json_response(out, 201, headers)
+    return json_response(out, 201, headers if posted.replayed else None)
+
+
+def _wants_stream() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/event-stream"])
+    return best == "text/event-stream"
+
+
+def _reply_events(conversation: Conversation, received: ReceivedMessage) -> Iterator[str]:
+    yield sse({"message": _dump(received.message)}, "message", received.message.id)
+    if received.replayed or not received.needs_reply:
+        reply = received.reply
+        if reply is not None:
+            yield sse({"text": reply.text}, "delta")
+        yield sse({"reply": _dump(reply) if reply else None}, "reply", reply.id if reply else None)
+        return
+    for event in conversations.reply_stream(conversation, received):
+        if isinstance(event, Delta):
+            yield sse({"text": event.text}, "delta")
+        else:
+            yield sse({"reply": _dump(event)}, "reply", event.id)
+
+
+def _dump(message: Message) -> dict[str, object]:
+    return MessageOut.of(message).model_dump(mode="json")
 
 
 @bp.post("/conversations/<conversation_id>/handoff", responses={200: ConversationOut},
@@ -70,4 +116,4 @@ def post_message(path: ConversationPath, body: PostMessageBody) -> Response:
 def request_handoff(path: ConversationPath, body: HandoffBody) -> Response:
     conversation = conversations.authorize(path.conversation_id, bearer_token())
     conversations.request_handoff(conversation, body.reason)
-    return json_response(ConversationOut.of(conversation, conversations.messages_of(conversation)), 200)
+    return json_response(conversation_out(conversation), 200)

@@ -6,24 +6,22 @@ from flask import Response, request, stream_with_context
 from flask_openapi3 import APIBlueprint, Tag
 
 from chatdesk.api.access import TOKEN_SECURITY, bearer_token
+from chatdesk.api.conversations import conversation_out
 from chatdesk.api.problems import ProblemResponses, json_response, require_json_object
 from chatdesk.api.schemas import ConversationOut, ConversationPath, MessageOut
 from chatdesk.api.staff_schemas import ContactBody, CsatBody, FeedbackBody, MessagePath
 from chatdesk.errors import InvalidInput
 from chatdesk.services import conversations, feedback, streams
 from chatdesk.services.runtime import current_settings
+from chatdesk.services.streams import SSE_HEADERS
 
 bp = APIBlueprint("feedback", __name__, url_prefix="/api/v1",
                   abp_tags=[Tag(name="conversations")], abp_security=TOKEN_SECURITY,
                   abp_responses=ProblemResponses)
 bp.before_request(require_json_object)
 
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-
-
 def _conversation_out(conversation_id: str) -> ConversationOut:
-    conversation = conversations.authorize(conversation_id, bearer_token())
-    return ConversationOut.of(conversation, conversations.messages_of(conversation))
+    return conversation_out(conversations.authorize(conversation_id, bearer_token()))
 
 
 @bp.post("/messages/<message_id>/feedback", responses={200: ConversationOut},

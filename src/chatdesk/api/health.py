@@ -7,7 +7,7 @@ import json
 from flask import Response
 from flask_openapi3 import APIBlueprint, Tag
 
-from chatdesk.services import health
+from chatdesk.services import health, metrics
 
 bp = APIBlueprint("health", __name__, abp_tags=[Tag(name="operations")])
 
@@ -22,3 +22,9 @@ def readyz() -> Response:
     report = health.readiness()
     return Response(json.dumps(report), status=200 if report["ready"] else 503,
                     mimetype="application/json")
+
+
+@bp.get("/metrics", summary="Prometheus metrics")
+def prometheus_metrics() -> Response:
+    body, content_type = metrics.exposition()
+    return Response(body, content_type=content_type)

@@ -20,15 +20,13 @@ from chatdesk.extensions import db
 from chatdesk.services import conversations, inbox, streams
 from chatdesk.services.runtime import current_settings
 from chatdesk.services.staff import Permission
+from chatdesk.services.streams import SSE_HEADERS
 from chatdesk.store.models import Conversation, User
 
 bp = APIBlueprint("inbox", __name__, url_prefix="/api/v1/inbox",
                   abp_tags=[Tag(name="inbox", description="Handed-off conversations, for agents")],
                   abp_security=STAFF_SECURITY, abp_responses=ProblemResponses)
 bp.before_request(require_json_object)
-
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-
 
 def conversation_view(conversation: Conversation) -> StaffConversationOut:
     messages = conversations.messages_of(conversation)

@@ -67,6 +67,10 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response:
         status = error.code or 500
+        if request.path.startswith("/v1/"):  # the OpenAI-compatible surface speaks OpenAI's errors
+            from chatdesk.api.openai_compat import error_response
+
+            return error_response(status, error.description or error.name)
         response = problem(status, error.name, error.description or error.name)
         if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]

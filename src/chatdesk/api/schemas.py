@@ -59,6 +59,7 @@ class MessageOut(BaseModel):
     sources: list[SourceOut]
     handoff: bool
     cached: bool
+    feedback: Literal["up", "down"] | None = Field(default=None, description="The customer's thumbs.")
 
     @classmethod
     def of(cls, message: Message) -> MessageOut:
@@ -66,7 +67,8 @@ class MessageOut(BaseModel):
         return cls(id=str(message.id), role=message.role, text=message.text,  # type: ignore[arg-type]
                    created_at=message.created_at, answered_by=message.answered_by, intent=intent,
                    sources=[SourceOut(**s) for s in message.sources or []],
-                   handoff=message.handoff, cached=message.cached)
+                   handoff=message.handoff, cached=message.cached,
+                   feedback=message.feedback_rating)  # type: ignore[arg-type]
 
 
 class ConversationOut(BaseModel):
@@ -74,12 +76,28 @@ class ConversationOut(BaseModel):
     status: Literal["bot", "waiting", "agent", "resolved"]
     created_at: datetime
     messages: list[MessageOut]
+    csat_score: int | None = None
+    csat_requested: bool = Field(default=False, description="Resolved and not yet rated since.")
+    contact_email_left: bool = False
+    team_back_at: str | None = Field(
+        default=None, description="When the support team is away: when it is back, in words.")
 
     @classmethod
-    def of(cls, conversation: Conversation, messages: list[Message]) -> ConversationOut:
+    def of(cls, conversation: Conversation, messages: list[Message],
+           team_back_at: str | None = None) -> ConversationOut:
         return cls(id=conversation.id, status=conversation.status,  # type: ignore[arg-type]
                    created_at=conversation.created_at,
-                   messages=[MessageOut.of(m) for m in messages])
+                   messages=[MessageOut.of(m) for m in messages], csat_score=conversation.csat_score,
+                   csat_requested=_csat_requested(conversation),
+                   contact_email_left=conversation.contact_email is not None, team_back_at=team_back_at)
+
+
+def _csat_requested(conversation: Conversation) -> bool:
+    if conversation.status != "resolved":
+        return False
+    if conversation.csat_at is None:
+        return True
+    return conversation.resolved_at is not None and conversation.csat_at < conversation.resolved_at
 
 
 class CreatedConversationOut(ConversationOut):

@@ -34,7 +34,8 @@ def _email_key() -> str:
 def sign_in(body: LoginBody) -> Response:
     user = staff.authenticate(body.email, body.password)
     token, ttl = staff.issue_token(user)
-    return json_response(TokenOut(access_token=token, expires_in=ttl, role=user.role), 200)
+    return json_response(TokenOut(access_token=token, expires_in=ttl, role=user.role,
+                                  user=UserOut.of(user)), 200)
 
 
 @bp.get("/users", responses={200: UserOut}, security=STAFF_SECURITY, summary="Staff accounts (admin)")

@@ -21,13 +21,6 @@ class LoginBody(_Strict):
     password: str = Field(min_length=1, max_length=1000)
 
 
-class TokenOut(BaseModel):
-    access_token: str
-    token_type: Literal["bearer"] = "bearer"
-    expires_in: int
-    role: str
-
-
 class UserOut(BaseModel):
     id: int
     email: str
@@ -39,6 +32,14 @@ class UserOut(BaseModel):
     def of(cls, user: User) -> UserOut:
         return cls(id=user.id, email=user.email, name=user.display_name, role=user.role,
                    active=user.active)
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    role: str
+    user: UserOut
 
 
 class UserBody(_Strict):
@@ -77,7 +78,6 @@ class InboxQuery(BaseModel):
 
 class StaffMessageOut(MessageOut):
     author: str | None = None
-    feedback: Literal["up", "down"] | None = None
     feedback_comment: str | None = None
     corrected_by_answer: int | None = None
     reply_to: str | None = None
@@ -87,7 +87,6 @@ class StaffMessageOut(MessageOut):
         base = MessageOut.of(message).model_dump()
         author = authors.get(message.author_id) if message.author_id else None
         return cls(**base, author=author.display_name if author else None,
-                   feedback=message.feedback_rating,  # type: ignore[arg-type]
                    feedback_comment=message.feedback_comment,
                    corrected_by_answer=message.corrected_by_id,
                    reply_to=str(message.reply_to_id) if message.reply_to_id else None)

@@ -1,40 +1,28 @@
-"""The ``chatdesk`` command: one Flask CLI group composed of one group per domain."""
+"""The ``chatdesk`` command. This module imports nothing heavy: ``chatdesk serve`` with gevent
+workers must patch the standard library before anything else is imported."""
 
 from __future__ import annotations
 
 import sys
 
-import click
-from flask import Flask
-from flask.cli import FlaskGroup
 
-from chatdesk.cli.demo import demo_command
-from chatdesk.cli.kb import kb_group
-from chatdesk.cli.serve import serve_command
-from chatdesk.cli.users import users_group
-from chatdesk.errors import ConfigError
-
-
-def _create_app() -> Flask:
-    from chatdesk.app import create_app
-
-    return create_app()
-
-
-cli = FlaskGroup(
-    create_app=_create_app,
-    add_version_option=False,
-    help="chatdesk: a self-hosted customer-service chatbot. Settings come from CHATDESK_* variables.",
-)
-cli.add_command(serve_command)
-cli.add_command(demo_command)
-cli.add_command(kb_group)
-cli.add_command(users_group)
+def _serves_with_gevent(arguments: list[str]) -> bool:
+    if "serve" not in arguments or "--help" in arguments:
+        return False
+    rest = arguments[arguments.index("serve") + 1:]
+    for i, argument in enumerate(rest):
+        if argument.startswith("--worker-class="):
+            return argument.split("=", 1)[1] == "gevent"
+        if argument == "--worker-class" and i + 1 < len(rest):
+            return rest[i + 1] == "gevent"
+    return True  # gevent is the default worker class
 
 
 def main() -> None:
-    try:
-        cli.main(prog_name="chatdesk")
-    except ConfigError as error:
-        click.echo(f"Error: {error}", err=True)
-        sys.exit(2)
+    if _serves_with_gevent(sys.argv[1:]):
+        from gevent import monkey
+
+        monkey.patch_all()
+    from chatdesk.cli.commands import run
+
+    run()

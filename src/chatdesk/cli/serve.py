@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 from typing import Any
 
 import click
@@ -66,21 +67,32 @@ def _migrate_if_embedded() -> None:
     raise click.ClickException("The database schema is out of date: run `chatdesk db upgrade`.")
 
 
+# The request line without its query string: event streams carry tokens there.
+ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
+
+
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=os.cpu_count() or 1, show_default="CPU count", type=int)
-@click.option("--threads", default=2, show_default=True, type=int, help="Threads per worker.")
+@click.option("--worker-class", type=click.Choice(["gevent", "gthread"]), default="gevent",
+              show_default=True, help="gevent holds many open streams per worker; gthread one per thread.")
+@click.option("--threads", default=2, show_default=True, type=int, help="Threads per worker (gthread).")
+@click.option("--connections", default=1000, show_default=True, type=int,
+              help="Open connections per worker (gevent).")
 @click.option("--timeout", default=60, show_default=True, type=int)
-def serve_command(host: str, port: int, workers: int, threads: int, timeout: int) -> None:
+def serve_command(host: str, port: int, workers: int, worker_class: str, threads: int,
+                  connections: int, timeout: int) -> None:
     """Serve chatdesk with gunicorn."""
+    _metrics_across_workers()
     _migrate_if_embedded()
     click.echo(f"chatdesk is serving on http://{host}:{port}", err=True)
     _Server({
         "bind": f"{host}:{port}",
         "workers": workers,
+        "worker_class": worker_class,
         "threads": threads,
-        "worker_class": "gthread",
+        "worker_connections": connections,
         "timeout": timeout,
         "graceful_timeout": 30,
         "keepalive": 5,
@@ -90,5 +102,27 @@ def serve_command(host: str, port: int, workers: int, threads: int, timeout: int
         # gunicorn's control socket has one path per user: several servers on a host would clash.
         "control_socket_disable": True,
         "accesslog": "-",
+        "access_log_format": ACCESS_LOG_FORMAT,
         "post_worker_init": _warm_up,
+        "child_exit": _worker_exited,
     }).run()
+
+
+def _metrics_across_workers() -> None:
+    """Prometheus numbers of every worker, added up at /metrics (a folder they all write to)."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder is None:
+        from chatdesk.config import Settings
+
+        folder = str(Settings().instance_path / "prometheus")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    path = Path(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):  # numbers of a previous run
+        stale.unlink()
+
+
+def _worker_exited(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -16,7 +17,10 @@ from chatdesk.engine.answer import shape_answer
 from chatdesk.engine.followup import contextual_query, normalise
 from chatdesk.engine.handoff import accepts_offer, asks_for_human, escalates_after
 from chatdesk.engine.messages import BotMessages
-from chatdesk.engine.types import Answer, AnsweredBy, HandoffReason, Reply, Source, Turn
+from chatdesk.engine.telemetry import NoTelemetry, Telemetry
+from chatdesk.engine.types import Answer, AnsweredBy, Delta, HandoffReason, Reply, Source, Turn
+from chatdesk.engine.writer import LLMWriter
+from chatdesk.llm import LLMError
 from chatdesk.retrieval.curated import CuratedMatch
 from chatdesk.retrieval.index import Hit, SearchResult
 
@@ -76,38 +80,79 @@ class ReplyPipeline:
         config: PipelineConfig,
         cache: AnswerCache | None = None,
         curated: CuratedAnswers | None = None,
+        writer: LLMWriter | None = None,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.knowledge = knowledge
         self.config = config
         self.cache = cache
         self.curated = curated
+        self.writer = writer
+        self.telemetry = telemetry or NoTelemetry()
         self.messages = BotMessages(config.company_name)
 
     def reply(self, turn: Turn) -> Reply:
+        """The whole reply at once."""
+        *_, last = self.events(turn, stream=False)
+        assert isinstance(last, Reply)
+        return last
+
+    def events(self, turn: Turn, stream: bool = True) -> Iterator[Delta | Reply]:
+        """The reply as it is written: text deltas, then the finished :class:`Reply`.
+
+        Every reply's text comes as deltas (in one piece when it was not written live), and the
+        final Reply is authoritative: if a live answer failed half-way, it holds the answer that
+        replaced it.
+        """
         if asks_for_human(turn.text) or (turn.bot_offered_human and accepts_offer(turn.text)):
-            return Reply(self.messages.handoff_requested(turn.team_back_at), answered_by=None,
-                         handoff=True, handoff_reason=HandoffReason.CUSTOMER_REQUEST)
-        answer, cached = self.answer(turn)
+            reply = Reply(self.messages.handoff_requested(turn.team_back_at), answered_by=None,
+                          handoff=True, handoff_reason=HandoffReason.CUSTOMER_REQUEST)
+            yield Delta(reply.text)
+            yield reply
+            return
+        streamed: list[str] = []
+        answer, cached = yield from self._answer(turn, stream, streamed)
+        reply = self._policy(turn, answer, cached)
+        if not streamed:
+            yield Delta(reply.text)
+        yield reply
+
+    def answer(self, turn: Turn) -> tuple[Answer, bool]:
+        """The content of the reply and whether it came from the cache (no streaming)."""
+        generator = self._answer(turn, False, [])
+        while True:
+            try:
+                next(generator)
+            except StopIteration as done:
+                result: tuple[Answer, bool] = done.value
+                return result
+
+    def _policy(self, turn: Turn, answer: Answer, cached: bool) -> Reply:
+        """Step 8: a second "don't know" in a row hands the conversation to a person."""
         if answer.answered_by == AnsweredBy.FALLBACK and escalates_after(
             turn.previous_fallbacks, self.config.fallback_streak
         ):
             return Reply(self.messages.handoff_after_fallbacks(turn.team_back_at), AnsweredBy.FALLBACK,
                          handoff=True, handoff_reason=HandoffReason.FALLBACK_STREAK, cached=cached)
         return Reply(answer.text, answer.answered_by, answer.sources, answer.intent,
-                     answer.confidence, cached=cached)
+                     answer.confidence, cached=cached, prompt_tokens=answer.prompt_tokens,
+                     completion_tokens=answer.completion_tokens)
 
-    def answer(self, turn: Turn) -> tuple[Answer, bool]:
-        """The content of the reply and whether it came from the cache."""
+    def _answer(self, turn: Turn, stream: bool,
+                streamed: list[str]) -> Generator[Delta, None, tuple[Answer, bool]]:
         query, stands_alone = contextual_query(turn.text, turn.previous_questions)
         key = None
         if stands_alone and self.cache is not None:
             key = cache_key(query, self.knowledge.version, self.config.model_version,
                             self.config.llm_fingerprint)
             hit = self.cache.get(key)
+            self.telemetry.reply_cache(hit is not None)
             if hit is not None:
                 return Answer.from_dict(hit), True
         vector = self.knowledge.embed_query(query)
-        answer = self.curated_answer(vector) or self.retrieve(query, vector)
+        answer = self.curated_answer(vector)
+        if answer is None:
+            answer = yield from self._knowledge_answer(turn, query, vector, stream, streamed)
         if key is not None and self.cache is not None:
             self.cache.set(key, answer.as_dict())
         return answer, False
@@ -120,10 +165,32 @@ class ReplyPipeline:
         return Answer(match.entry.answer, AnsweredBy.CURATED, intent=match.entry.intent,
                       confidence=round(match.similarity, 4))
 
-    def retrieve(self, query: str, query_vector: np.ndarray | None = None) -> Answer:
-        result = self.knowledge.search(query, k=self.config.top_k, query_vector=query_vector)
+    def _knowledge_answer(self, turn: Turn, query: str, vector: np.ndarray, stream: bool,
+                          streamed: list[str]) -> Generator[Delta, None, Answer]:
+        """Steps 6-8: search; an LLM writes from the passages if there is one; else the best
+        passage itself; "don't know" when nothing matches well enough."""
+        result = self.knowledge.search(query, k=self.config.top_k, query_vector=vector)
         if not result.hits or result.best_score < self.config.min_score:
             return Answer(self.messages.fallback, AnsweredBy.FALLBACK)
         best = result.hits[0]
-        return Answer(shape_answer(best, result.query_vector), AnsweredBy.RETRIEVAL,
-                      sources=(source_of(best),))
+        plain = Answer(shape_answer(best, result.query_vector), AnsweredBy.RETRIEVAL,
+                       sources=(source_of(best),))
+        if self.writer is None:
+            return plain
+        sources = {hit.chunk.slug: source_of(hit) for hit in result.hits}
+        try:
+            if not stream:
+                return self.writer.write(turn.text, result.hits, turn.history, sources)
+            writing = self.writer.write_stream(turn.text, result.hits, turn.history, sources)
+            while True:
+                try:
+                    piece = next(writing)
+                except StopIteration as done:
+                    written: Answer = done.value
+                    return written
+                streamed.append(piece)
+                yield Delta(piece)
+        except LLMError:
+            # Timeout, 429, 5xx, refused, malformed, empty, ungrounded, circuit open: the
+            # customer gets the answer without the LLM (counted by the writer).
+            return plain

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -43,6 +43,9 @@ class Answer:
     sources: tuple[Source, ...] = ()
     intent: str | None = None
     confidence: float | None = None
+    # What writing it cost (an LLM's tokens); not kept in the cache: a cached reply costs nothing.
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"text": self.text, "answered_by": self.answered_by,
@@ -62,6 +65,8 @@ class Turn:
 
     text: str
     previous_questions: tuple[str, ...] = ()
+    # Recent messages as (role, text), oldest first, for an LLM's context.
+    history: tuple[tuple[str, str], ...] = ()
     previous_fallbacks: int = 0
     bot_offered_human: bool = False
     # When the team is away: when it is back ("tomorrow at 09:00 GMT"); None when it is in.
@@ -78,4 +83,12 @@ class Reply:
     handoff: bool = False
     handoff_reason: str | None = None
     cached: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A piece of the reply's text as it is written (streaming)."""
+
+    text: str

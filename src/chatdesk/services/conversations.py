@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import structlog
@@ -15,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from chatdesk.engine.guard import clean_text, flags_for, redact_pii
 from chatdesk.engine.pipeline import PipelineConfig, ReplyPipeline
 from chatdesk.engine.status import Event
-from chatdesk.engine.types import AnsweredBy, HandoffReason, Reply, Turn
+from chatdesk.engine.types import AnsweredBy, Delta, HandoffReason, Reply, Turn
+from chatdesk.engine.writer import LLMWriter, WriterConfig
 from chatdesk.errors import Forbidden, NotFound, Unauthorized
 from chatdesk.extensions import db
 from chatdesk.services import knowledge
@@ -27,8 +29,10 @@ from chatdesk.services.handoff import (
     system_message,
     team_back_at,
 )
+from chatdesk.services.llm import llm_fingerprint
+from chatdesk.services.metrics import PrometheusTelemetry, record_reply
 from chatdesk.services.reply_cache import ReplyCache
-from chatdesk.services.runtime import current_settings
+from chatdesk.services.runtime import current_runtime, current_settings
 from chatdesk.store.models import Conversation, ConversationStatus, Message, Role
 
 log = structlog.get_logger(__name__)
@@ -83,13 +87,49 @@ def post_customer_message(
     conversation: Conversation, text: str, idempotency_key: str | None = None
 ) -> PostedMessage:
     """Store the message first, then reply to it (unless a person has the conversation)."""
+    received = receive_message(conversation, text, idempotency_key)
+    if received.replayed or not received.needs_reply:
+        return received
+    reply = _bot_reply(conversation, received.message)
+    return PostedMessage(received.message, store_reply(conversation, received.message, reply,
+                                                       received.started))
+
+
+def answer_stateless(question: str, history: list[tuple[str, str]], channel: str,
+                     stream: bool) -> tuple[ReceivedMessage, Iterator[Delta | Message]]:
+    """A one-off exchange (the OpenAI-compatible API): the client sends the history each time.
+
+    It is stored as a conversation of its own, so staff see it and it is counted and exported.
+    """
+    conversation, _ = create_conversation(channel)
+    received = receive_message(conversation, question)
+    settings = current_settings()
+    keep = settings.history_turns
+    questions = tuple(text for role, text in history if role == Role.CUSTOMER)
+    turn = Turn(received.message.text, previous_questions=questions[-keep:] if keep else (),
+                history=tuple(history[-2 * keep:]) if keep else (), team_back_at=team_back_at())
+    if stream:
+        return received, reply_stream(conversation, received, turn)
+    reply = _bot_reply(conversation, received.message, turn)
+    return received, iter([store_reply(conversation, received.message, reply, received.started)])
+
+
+@dataclass(frozen=True)
+class ReceivedMessage(PostedMessage):
+    needs_reply: bool = False
+    started: float = 0.0
+
+
+def receive_message(conversation: Conversation, text: str,
+                    idempotency_key: str | None = None) -> ReceivedMessage:
+    """Step 1: the customer's message is committed before any reply work (or a retry is replayed)."""
     started = time.perf_counter()
     settings = current_settings()
     text = clean_text(text, settings.max_message_chars)
     if idempotency_key is not None:
         replay = _replay(conversation, idempotency_key)
         if replay is not None:
-            return replay
+            return ReceivedMessage(replay.message, replay.reply, replayed=True)
     if conversation.status == ConversationStatus.RESOLVED:
         # Writing again reopens the conversation to the bot; the notice comes first, so the
         # bot starts afresh (no fallback streak carried over from before the resolution).
@@ -105,11 +145,16 @@ def post_customer_message(
         replay = _replay(conversation, idempotency_key) if idempotency_key else None
         if replay is None:
             raise
-        return replay
-    if conversation.status != ConversationStatus.BOT:
+        return ReceivedMessage(replay.message, replay.reply, replayed=True)
+    needs_reply = conversation.status == ConversationStatus.BOT
+    if not needs_reply:
         notify(conversation)  # the agent (or the queue) sees it live
-        return PostedMessage(message, None)
-    reply = _bot_reply(conversation, message)
+    return ReceivedMessage(message, None, needs_reply=needs_reply, started=started)
+
+
+def store_reply(conversation: Conversation, message: Message, reply: Reply, started: float) -> Message:
+    """Step 9: the reply, with how it was made; a handoff queues the conversation."""
+    seconds = time.perf_counter() - started
     bot_message = Message(
         conversation_id=conversation.id,
         role=Role.BOT if reply.answered_by else Role.SYSTEM,
@@ -120,15 +165,58 @@ def post_customer_message(
         sources=[s.as_dict() for s in reply.sources],
         handoff=reply.handoff,
         cached=reply.cached,
+        prompt_tokens=reply.prompt_tokens,
+        completion_tokens=reply.completion_tokens,
         reply_to_id=message.id,
-        latency_ms=round((time.perf_counter() - started) * 1000, 2),
+        latency_ms=round(seconds * 1000, 2),
     )
     if reply.handoff:
         record_handoff(conversation, reply.handoff_reason or HandoffReason.CUSTOMER_REQUEST)
     db.session.add(bot_message)
     db.session.commit()
     notify(conversation)
-    return PostedMessage(message, bot_message)
+    record_reply(reply.answered_by, seconds)
+    return bot_message
+
+
+def reply_stream(conversation: Conversation, received: ReceivedMessage,
+                 turn: Turn | None = None) -> Iterator[Delta | Message]:
+    """The reply as it is written (deltas), then the stored reply message.
+
+    If the customer goes away mid-stream, the reply is still finished and stored.
+    """
+    events = _safe_events(conversation, received.message, turn)
+    final: Reply | None = None
+    try:
+        for event in events:
+            if isinstance(event, Reply):
+                final = event
+                break
+            yield event
+    except GeneratorExit:
+        for event in events:  # nobody is listening: finish the reply anyway
+            if isinstance(event, Reply):
+                final = event
+        if final is not None:
+            store_reply(conversation, received.message, final, received.started)
+        raise
+    assert final is not None
+    yield store_reply(conversation, received.message, final, received.started)
+
+
+def _safe_events(conversation: Conversation, message: Message,
+                 turn: Turn | None = None) -> Iterator[Delta | Reply]:
+    """The pipeline's events; if it fails before finishing, an honest fallback ends the stream."""
+    try:
+        replying, prepared_turn = _prepared(conversation, message, turn)
+        yield from replying.events(prepared_turn, stream=True)
+    except Exception:
+        log.exception("reply.pipeline_failed", conversation=conversation.id,
+                      text=redact_pii(message.text))
+        db.session.rollback()
+        fallback = Reply(bot_messages().fallback, AnsweredBy.FALLBACK)
+        yield Delta(fallback.text)
+        yield fallback
 
 
 def _replay(conversation: Conversation, key: str) -> PostedMessage | None:
@@ -160,27 +248,47 @@ def _turn(conversation: Conversation, message: Message) -> Turn:
     offered = (last_bot is not None and last_bot.answered_by == AnsweredBy.FALLBACK
                and not last_bot.handoff)
     questions = tuple(m.text for m in reversed(recent) if m.role == Role.CUSTOMER)
-    return Turn(message.text, questions[-settings.history_turns:] if settings.history_turns else (),
-                previous_fallbacks, offered, team_back_at())
+    history = tuple((m.role, m.text) for m in reversed(recent) if m.role != Role.SYSTEM)
+    keep = settings.history_turns
+    return Turn(message.text, previous_questions=questions[-keep:] if keep else (),
+                history=history[-2 * keep:] if keep else (), previous_fallbacks=previous_fallbacks,
+                bot_offered_human=offered, team_back_at=team_back_at())
 
 
 def pipeline() -> ReplyPipeline:
-    settings = current_settings()
+    runtime = current_runtime()
+    settings = runtime.settings
     config = PipelineConfig(
         company_name=settings.company_name,
         min_score=settings.retrieval_min_score,
-        top_k=settings.retrieval_top_k,
+        top_k=max(settings.retrieval_top_k, settings.llm_passages),
         fallback_streak=settings.fallback_handoff_streak,
+        llm_fingerprint=llm_fingerprint(settings),
     )
     cache = ReplyCache(settings.reply_cache_ttl) if settings.reply_cache_ttl else None
     current = knowledge.current_knowledge()
-    return ReplyPipeline(current.index, config, cache, current.curated)
+    telemetry = PrometheusTelemetry()
+    provider = runtime.llm.get()
+    writer = None
+    if provider is not None and runtime.llm.config is not None:
+        writer = LLMWriter(provider, WriterConfig(runtime.llm.config.prompt, settings.llm_passages,
+                                                  settings.llm_timeout), telemetry)
+    return ReplyPipeline(current.index, config, cache, current.curated, writer, telemetry)
 
 
-def _bot_reply(conversation: Conversation, message: Message) -> Reply:
+def _prepared(conversation: Conversation, message: Message, turn: Turn | None) -> tuple[ReplyPipeline, Turn]:
+    """The pipeline and its input, read from the database; then the connection goes back to the
+    pool, so a reply an LLM takes seconds to write holds none."""
+    prepared = pipeline(), turn or _turn(conversation, message)
+    db.session.commit()
+    return prepared
+
+
+def _bot_reply(conversation: Conversation, message: Message, turn: Turn | None = None) -> Reply:
     """The pipeline's reply; if something below it fails, an honest fallback instead of an error."""
     try:
-        return pipeline().reply(_turn(conversation, message))
+        replying, prepared_turn = _prepared(conversation, message, turn)
+        return replying.reply(prepared_turn)
     except Exception:
         log.exception("reply.pipeline_failed", conversation=conversation.id,
                       text=redact_pii(message.text))

@@ -12,6 +12,7 @@ from chatdesk.errors import ConfigError
 from chatdesk.retrieval.embedding import Embedder, get_embedder
 from chatdesk.services.events import LocalEventBus, RedisEventBus
 from chatdesk.services.knowledge_index import KnowledgeIndexHolder
+from chatdesk.services.llm import ProviderHolder
 
 EXTENSION_KEY = "chatdesk"
 
@@ -21,6 +22,7 @@ class Runtime:
     settings: Settings
     business_hours: BusinessHours
     events: LocalEventBus
+    llm: ProviderHolder
     knowledge: KnowledgeIndexHolder = field(default_factory=KnowledgeIndexHolder)
 
     def embedder(self) -> Embedder:
@@ -35,7 +37,7 @@ def init_app(app: Flask, settings: Settings) -> Runtime:
     except BusinessHoursError as error:
         raise ConfigError(f"CHATDESK_BUSINESS_HOURS / CHATDESK_BUSINESS_TIMEZONE: {error}") from error
     events = RedisEventBus(settings.redis_url) if settings.redis_url else LocalEventBus()
-    runtime = Runtime(settings, hours, events)
+    runtime = Runtime(settings, hours, events, ProviderHolder(settings))
     app.extensions[EXTENSION_KEY] = runtime
     return runtime
 

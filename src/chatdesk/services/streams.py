@@ -18,6 +18,8 @@ from chatdesk.services.events import INBOX_CHANNEL, SHUTDOWN, conversation_chann
 from chatdesk.services.runtime import current_runtime
 from chatdesk.store.models import Conversation, Message
 
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
 
 def sse(data: dict[str, Any], event: str, event_id: int | None = None) -> str:
     head = f"id: {event_id}\n" if event_id is not None else ""

@@ -2,11 +2,12 @@
 
 from chatdesk.store.base import Base, Timestamp, UTCDateTime, new_id, utcnow
 from chatdesk.store.conversations import Conversation, ConversationStatus, Handoff, Message, Role
+from chatdesk.store.keys import ApiKey
 from chatdesk.store.knowledge import Chunk, Document, KnowledgeBaseState
 from chatdesk.store.staff import CuratedAnswer, CuratedQuestion, StaffRole, User
 
 __all__ = [
-    "Base", "Chunk", "Conversation", "ConversationStatus", "CuratedAnswer", "CuratedQuestion",
+    "ApiKey", "Base", "Chunk", "Conversation", "ConversationStatus", "CuratedAnswer", "CuratedQuestion",
     "Document", "Handoff", "KnowledgeBaseState", "Message", "Role", "StaffRole", "Timestamp",
     "UTCDateTime", "User", "new_id", "utcnow",
 ]

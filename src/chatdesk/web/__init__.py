@@ -1,4 +1,5 @@
-"""The pages the app serves: the customer chat page and the knowledge-base articles it cites."""
+"""The pages the app serves: the customer chat page, the knowledge-base articles it cites, and the
+agents' console (a static page: it signs in and talks to the staff API from the browser)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,11 @@ def _heading_ids(html: str) -> str:
 @bp.get("/")
 def chat() -> str:
     return render_template("chat.html", company=current_settings().company_name)
+
+
+@bp.get("/console")
+def console() -> str:
+    return render_template("console.html", company=current_settings().company_name)
 
 
 @bp.get("/kb")
