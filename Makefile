@@ -6,7 +6,7 @@ PIP    := $(BIN)/pip --disable-pip-version-check
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint bench install install-dev browser clean
+.PHONY: run test lint bench pipeline install install-dev browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,12 @@ bench: install-dev
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y -q wrk >/dev/null
 	$(BIN)/python benchmarks/retrieval.py
 	$(BIN)/python benchmarks/http_load.py
+	$(BIN)/python benchmarks/llm_streaming.py
+	$(BIN)/python benchmarks/intents.py
+
+# The intent-model pipeline (dvc.yaml): export → train → evaluate, offline.
+pipeline: install-dev
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(BIN)/dvc repro
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache

@@ -80,6 +80,16 @@ class Settings(BaseSettings):
     llm_breaker_failures: int = Field(default=5, ge=1)
     llm_breaker_cooldown: float = Field(default=30.0, gt=0)
 
+    # The intent model: trained runs are tracked, and versions registered, in MLflow.
+    mlflow_tracking_uri: str | None = None  # default: a SQLite file in the instance folder
+    intent_model_name: str = "chatdesk-intents"
+    # Calibrated confidence needed to give an intent's response template.
+    intent_response_confidence: float = Field(default=0.7, gt=0, le=1)
+    # With an intent model, an article scores retrieval + weight * P(its intents), and "don't
+    # know" is decided on that with its own threshold (calibrated by benchmarks/retrieval.py).
+    intent_article_weight: float = Field(default=0.1, ge=0)
+    intent_min_score: float = 0.69
+
     staff_token_ttl: int = Field(default=8 * 3600, ge=60)
     login_rate_limit: str = "10 per minute"
     # "mon-fri 09:00-18:00; sat 10:00-16:00"; empty means the team is always in.
@@ -100,6 +110,10 @@ class Settings(BaseSettings):
     @property
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite:///{self.instance_path / 'chatdesk.db'}"
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.instance_path / 'mlflow.db'}"
 
     @property
     def models_path(self) -> Path:

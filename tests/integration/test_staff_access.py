@@ -146,6 +146,7 @@ ROUTES: list[tuple[str, str, dict | None, str]] = [  # type: ignore[type-arg]
     ("PATCH", "/api/v1/answers/1", {"answer": "b."}, "answers:write"),
     ("DELETE", "/api/v1/answers/1", None, "answers:write"),
     ("GET", "/api/v1/analytics/summary", None, "analytics:read"),
+    ("GET", "/api/v1/export/conversations", None, "export:read"),
     ("GET", "/api/v1/users", None, "users:admin"),
     ("POST", "/api/v1/users", {"email": "new@example.com", "role": "agent", "password": "x" * 12},
      "users:admin"),
@@ -163,7 +164,8 @@ def test_every_staff_route_is_listed_here(app: Flask) -> None:
     staff_rules = {
         (method, rule.rule) for rule in app.url_map.iter_rules()
         for method in (rule.methods or set()) - {"HEAD", "OPTIONS"}
-        if rule.rule.startswith(("/api/v1/inbox", "/api/v1/answers", "/api/v1/analytics", "/api/v1/users"))
+        if rule.rule.startswith(("/api/v1/inbox", "/api/v1/answers", "/api/v1/analytics", "/api/v1/users",
+                                 "/api/v1/export"))
         or rule.rule.endswith("/correction")
     }
     listed = {(method, path.replace("{cid}", "<conversation_id>").replace("{mid}", "<message_id>")
@@ -182,8 +184,8 @@ def test_route_access(app: Flask, client: FlaskClient, staff: StaffAuth, role: s
     headers = staff.headers(role) if role else {}
     url = path.format(cid=customer.id, mid=reply["id"])
     before = customer.get()
-    if url.endswith("/events"):
-        if role:
+    if url.endswith(("/events", "/export/conversations")):
+        if role and url.endswith("/events"):
             url += "?access_token=" + headers["Authorization"].split()[1]
             headers = {}
         with client.open(url, method=method, headers=headers, buffered=False) as response:

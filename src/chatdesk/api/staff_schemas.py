@@ -218,3 +218,7 @@ class ContactBody(_Strict):
 class AnalyticsQuery(BaseModel):
     since: datetime | None = Field(default=None, description="Start (inclusive); default 30 days ago.")
     until: datetime | None = Field(default=None, description="End (exclusive); default now.")
+
+
+class ExportQuery(BaseModel):
+    since: datetime | None = Field(default=None, description="Only conversations started from then on.")

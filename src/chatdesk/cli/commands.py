@@ -9,8 +9,10 @@ from flask import Flask
 from flask.cli import FlaskGroup
 
 from chatdesk.cli.demo import demo_command
+from chatdesk.cli.export import export_group
 from chatdesk.cli.kb import kb_group
 from chatdesk.cli.keys import keys_group
+from chatdesk.cli.models import evaluate_command, models_group, train_command
 from chatdesk.cli.serve import serve_command
 from chatdesk.cli.users import users_group
 from chatdesk.errors import ConfigError
@@ -32,6 +34,10 @@ cli.add_command(demo_command)
 cli.add_command(kb_group)
 cli.add_command(users_group)
 cli.add_command(keys_group)
+cli.add_command(train_command)
+cli.add_command(evaluate_command)
+cli.add_command(models_group)
+cli.add_command(export_group)
 
 
 def run() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -16,6 +16,7 @@ import numpy as np
 from chatdesk.engine.answer import shape_answer
 from chatdesk.engine.followup import contextual_query, normalise
 from chatdesk.engine.handoff import accepts_offer, asks_for_human, escalates_after
+from chatdesk.engine.intents import IntentClassifier, IntentGuess, IntentPolicy
 from chatdesk.engine.messages import BotMessages
 from chatdesk.engine.telemetry import NoTelemetry, Telemetry
 from chatdesk.engine.types import Answer, AnsweredBy, Delta, HandoffReason, Reply, Source, Turn
@@ -29,6 +30,8 @@ SNIPPET_CHARS = 200
 
 class KnowledgeSearch(Protocol):
     version: int
+
+    def __len__(self) -> int: ...
 
     def embed_query(self, query: str) -> np.ndarray: ...
 
@@ -53,6 +56,7 @@ class PipelineConfig:
     fallback_streak: int = 2
     model_version: str = "none"
     llm_fingerprint: str = "none"
+    intents: IntentPolicy = field(default_factory=IntentPolicy)
 
 
 def cache_key(question: str, kb_version: int, model_version: str, llm_fingerprint: str) -> str:
@@ -82,12 +86,14 @@ class ReplyPipeline:
         curated: CuratedAnswers | None = None,
         writer: LLMWriter | None = None,
         telemetry: Telemetry | None = None,
+        intents: IntentClassifier | None = None,
     ) -> None:
         self.knowledge = knowledge
         self.config = config
         self.cache = cache
         self.curated = curated
         self.writer = writer
+        self.intents = intents
         self.telemetry = telemetry or NoTelemetry()
         self.messages = BotMessages(config.company_name)
 
@@ -152,7 +158,10 @@ class ReplyPipeline:
         vector = self.knowledge.embed_query(query)
         answer = self.curated_answer(vector)
         if answer is None:
-            answer = yield from self._knowledge_answer(turn, query, vector, stream, streamed)
+            guess = self.intents.guess(query, vector) if self.intents is not None else None
+            answer = self.intent_answer(guess)
+            if answer is None:
+                answer = yield from self._knowledge_answer(turn, query, vector, guess, stream, streamed)
         if key is not None and self.cache is not None:
             self.cache.set(key, answer.as_dict())
         return answer, False
@@ -165,29 +174,45 @@ class ReplyPipeline:
         return Answer(match.entry.answer, AnsweredBy.CURATED, intent=match.entry.intent,
                       confidence=round(match.similarity, 4))
 
-    def _knowledge_answer(self, turn: Turn, query: str, vector: np.ndarray, stream: bool,
-                          streamed: list[str]) -> Generator[Delta, None, Answer]:
+    def intent_answer(self, guess: IntentGuess | None) -> Answer | None:
+        """Step 5: a confident intent with a response template answers with it."""
+        response = self.config.intents.response_for(guess)
+        if response is None or guess is None:
+            return None
+        return Answer(response, AnsweredBy.INTENT, intent=guess.intent,
+                      confidence=round(guess.confidence, 4))
+
+    def _knowledge_answer(self, turn: Turn, query: str, vector: np.ndarray, guess: IntentGuess | None,
+                          stream: bool, streamed: list[str]) -> Generator[Delta, None, Answer]:
         """Steps 6-8: search; an LLM writes from the passages if there is one; else the best
         passage itself; "don't know" when nothing matches well enough."""
-        result = self.knowledge.search(query, k=self.config.top_k, query_vector=vector)
-        if not result.hits or result.best_score < self.config.min_score:
-            return Answer(self.messages.fallback, AnsweredBy.FALLBACK)
-        best = result.hits[0]
+        policy = self.config.intents
+        informed = guess is not None and bool(guess.articles) and policy.article_weight > 0
+        k = max(self.config.top_k, len(self.knowledge)) if informed else self.config.top_k
+        result = self.knowledge.search(query, k=k, query_vector=vector)
+        hits = policy.rerank(result.hits, guess)[: self.config.top_k]
+        threshold = policy.min_score if informed else self.config.min_score
+        intent = guess.intent if guess is not None else None
+        confidence = round(guess.confidence, 4) if guess is not None and guess.intent else None
+        if not hits or hits[0].score < threshold:
+            return Answer(self.messages.fallback, AnsweredBy.FALLBACK, intent=intent, confidence=confidence)
+        best = hits[0]
         plain = Answer(shape_answer(best, result.query_vector), AnsweredBy.RETRIEVAL,
-                       sources=(source_of(best),))
+                       sources=(source_of(best),), intent=intent, confidence=confidence)
         if self.writer is None:
             return plain
-        sources = {hit.chunk.slug: source_of(hit) for hit in result.hits}
+        sources = {hit.chunk.slug: source_of(hit) for hit in hits}
         try:
             if not stream:
-                return self.writer.write(turn.text, result.hits, turn.history, sources)
-            writing = self.writer.write_stream(turn.text, result.hits, turn.history, sources)
+                written_answer = self.writer.write(turn.text, hits, turn.history, sources)
+                return replace(written_answer, intent=intent, confidence=confidence)
+            writing = self.writer.write_stream(turn.text, hits, turn.history, sources)
             while True:
                 try:
                     piece = next(writing)
                 except StopIteration as done:
                     written: Answer = done.value
-                    return written
+                    return replace(written, intent=intent, confidence=confidence)
                 streamed.append(piece)
                 yield Delta(piece)
         except LLMError:

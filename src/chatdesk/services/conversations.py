@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from chatdesk.engine.guard import clean_text, flags_for, redact_pii
+from chatdesk.engine.intents import IntentPolicy
 from chatdesk.engine.pipeline import PipelineConfig, ReplyPipeline
 from chatdesk.engine.status import Event
 from chatdesk.engine.types import AnsweredBy, Delta, HandoffReason, Reply, Turn
@@ -29,6 +30,7 @@ from chatdesk.services.handoff import (
     system_message,
     team_back_at,
 )
+from chatdesk.services.intent_models import ServingClassifier
 from chatdesk.services.llm import llm_fingerprint
 from chatdesk.services.metrics import PrometheusTelemetry, record_reply
 from chatdesk.services.reply_cache import ReplyCache
@@ -258,12 +260,19 @@ def _turn(conversation: Conversation, message: Message) -> Turn:
 def pipeline() -> ReplyPipeline:
     runtime = current_runtime()
     settings = runtime.settings
+    serving = runtime.intents.current(db.session(), settings, runtime.embedder())
+    policy = IntentPolicy()
+    if serving is not None:
+        policy = IntentPolicy(serving.rules.responses, settings.intent_response_confidence,
+                              settings.intent_article_weight, settings.intent_min_score)
     config = PipelineConfig(
         company_name=settings.company_name,
         min_score=settings.retrieval_min_score,
         top_k=max(settings.retrieval_top_k, settings.llm_passages),
         fallback_streak=settings.fallback_handoff_streak,
+        model_version=serving.version if serving is not None else "none",
         llm_fingerprint=llm_fingerprint(settings),
+        intents=policy,
     )
     cache = ReplyCache(settings.reply_cache_ttl) if settings.reply_cache_ttl else None
     current = knowledge.current_knowledge()
@@ -273,7 +282,8 @@ def pipeline() -> ReplyPipeline:
     if provider is not None and runtime.llm.config is not None:
         writer = LLMWriter(provider, WriterConfig(runtime.llm.config.prompt, settings.llm_passages,
                                                   settings.llm_timeout), telemetry)
-    return ReplyPipeline(current.index, config, cache, current.curated, writer, telemetry)
+    classifier = ServingClassifier(serving) if serving is not None else None
+    return ReplyPipeline(current.index, config, cache, current.curated, writer, telemetry, classifier)
 
 
 def _prepared(conversation: Conversation, message: Message, turn: Turn | None) -> tuple[ReplyPipeline, Turn]:

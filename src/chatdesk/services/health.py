@@ -40,9 +40,18 @@ def _knowledge() -> dict[str, Any]:
             "embedder": current_runtime().embedder().name}
 
 
-#: Without these no reply can be stored or made. A cache that is down only slows replies, so it
-#: is reported but does not take the process out of a load balancer.
+#: Without these no reply can be stored or made. A cache that is down only slows replies, and an
+#: intent model that failed to load leaves the previous one (or retrieval alone) answering, so
+#: they are reported but do not take the process out of a load balancer.
 CRITICAL = ("database", "knowledge")
+
+
+def _intent_model() -> dict[str, Any]:
+    runtime = current_runtime()
+    serving = runtime.intents.current(db.session(), runtime.settings, runtime.embedder())
+    if runtime.intents.error:
+        raise RuntimeError(runtime.intents.error)
+    return {"version": serving.version if serving is not None else None}
 
 
 def readiness() -> dict[str, Any]:
@@ -50,6 +59,7 @@ def readiness() -> dict[str, Any]:
     _check("database", checks, _database)
     _check("cache", checks, _cache)
     _check("knowledge", checks, _knowledge)
+    _check("intent_model", checks, _intent_model)
     ready = all(checks[name]["ok"] for name in CRITICAL)
     degraded = [name for name, check in checks.items() if not check["ok"] and name not in CRITICAL]
     return {"ready": ready, "degraded": degraded, "checks": checks}

@@ -11,6 +11,7 @@ from chatdesk.engine.business_hours import BusinessHours, BusinessHoursError
 from chatdesk.errors import ConfigError
 from chatdesk.retrieval.embedding import Embedder, get_embedder
 from chatdesk.services.events import LocalEventBus, RedisEventBus
+from chatdesk.services.intent_models import IntentModelHolder
 from chatdesk.services.knowledge_index import KnowledgeIndexHolder
 from chatdesk.services.llm import ProviderHolder
 
@@ -24,6 +25,7 @@ class Runtime:
     events: LocalEventBus
     llm: ProviderHolder
     knowledge: KnowledgeIndexHolder = field(default_factory=KnowledgeIndexHolder)
+    intents: IntentModelHolder = field(default_factory=IntentModelHolder)
 
     def embedder(self) -> Embedder:
         return get_embedder(
