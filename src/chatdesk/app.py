@@ -13,6 +13,7 @@ from chatdesk.config import Settings
 from chatdesk.extensions import cache, db, limiter, migrate
 from chatdesk.logs import init_logging
 from chatdesk.services import runtime
+from chatdesk.store import sqlite
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 MAX_BODY_BYTES = 1 << 20
@@ -94,5 +95,8 @@ def _init_extensions(app: OpenAPI, settings: Settings) -> None:
     runtime.init_app(app, settings)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS))
+    if settings.sqlalchemy_url.startswith("sqlite"):
+        with app.app_context():
+            sqlite.take_turns(db.engine)  # makes the engine object; connects to nothing yet
     cache.init_app(app)
     limiter.init_app(app)

@@ -1,24 +1,63 @@
 """SQLite settings that let several server processes (and many threads or greenlets) share one file.
 
 SQLite allows one writer at a time and makes the others wait by sleeping (1, 2, 5, 10 ... ms), a
-sleep that under gevent stops the whole worker. Writers of one process therefore queue on a lock
-of their own (cooperative under gevent) from their first write to their commit, and SQLite's own
-waiting is left to the rare clash between processes.
+sleep that under gevent stops the whole worker. So writers take turns before SQLite sees them:
+within a process on a lock (cooperative under gevent), across processes on a file lock beside the
+database, polled every half millisecond. A transaction holds both from its first write to its
+commit or rollback; SQLite's own waiting is left for what the turn-taking does not cover.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import threading
+import time
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.pool import Pool
 
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLAC")
-_HELD = "chatdesk_write_lock"
-_locks: dict[str, threading.RLock] = {}
-_locks_guard = threading.Lock()
+_HELD = "chatdesk_write_turn"
+POLL_SECONDS = 0.0005
+
+
+class WriteTurn:
+    """Whose turn it is to write to one database file, among threads and processes."""
+
+    def __init__(self, database_file: str | None) -> None:
+        self._local = threading.RLock()
+        self._file = f"{database_file}.write-lock" if database_file else None
+        self._descriptor: int | None = None
+        self._depth = 0  # the holding thread may take its turn again (a nested write)
+
+    def acquire(self) -> None:
+        self._local.acquire()
+        self._depth += 1
+        if self._file is None or self._depth > 1:
+            return
+        try:
+            self._descriptor = os.open(self._file, os.O_RDWR | os.O_CREAT, 0o600)
+            while True:
+                try:
+                    fcntl.flock(self._descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return
+                except BlockingIOError:
+                    time.sleep(POLL_SECONDS)  # gevent-friendly when patched
+        except OSError:
+            self._close()  # no lock file (read-only folder...): SQLite's own waiting still works
+
+    def release(self) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            self._close()
+        self._local.release()
+
+    def _close(self) -> None:
+        if self._descriptor is not None:
+            os.close(self._descriptor)  # closing releases the flock
+            self._descriptor = None
 
 
 def _is_sqlite(dbapi_connection: Any) -> bool:
@@ -37,38 +76,24 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.close()
 
 
-def _lock_for(database: str) -> threading.RLock:
-    with _locks_guard:
-        return _locks.setdefault(database, threading.RLock())
+def take_turns(engine: Engine) -> None:
+    """Make the writers of this SQLite engine take turns (see the module docstring)."""
+    database = engine.url.database
+    turn = WriteTurn(database if database and database != ":memory:" else None)
+
+    def take_turn(conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any,
+                  executemany: bool) -> None:
+        if _HELD not in conn.info and statement.lstrip()[:6].upper() in _WRITES:
+            turn.acquire()
+            conn.info[_HELD] = turn
+
+    event.listen(engine, "before_cursor_execute", take_turn)
+    event.listen(engine, "commit", lambda conn: _give_back(conn.info))
+    event.listen(engine, "rollback", lambda conn: _give_back(conn.info))
+    event.listen(engine.pool, "reset", lambda dbapi, record, state: _give_back(record.info))
 
 
-@event.listens_for(Engine, "before_cursor_execute")
-def _queue_writers(conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any,
-                   executemany: bool) -> None:
-    if conn.dialect.name != "sqlite" or _HELD in conn.info:
-        return
-    if statement.lstrip()[:6].upper() in _WRITES:
-        lock = _lock_for(str(conn.engine.url))
-        lock.acquire()
-        conn.info[_HELD] = lock
-
-
-def _release(info: dict[Any, Any]) -> None:
-    lock = info.pop(_HELD, None)
-    if lock is not None:
-        lock.release()
-
-
-@event.listens_for(Engine, "commit")
-def _after_commit(conn: Connection) -> None:
-    _release(conn.info)
-
-
-@event.listens_for(Engine, "rollback")
-def _after_rollback(conn: Connection) -> None:
-    _release(conn.info)
-
-
-@event.listens_for(Pool, "reset")
-def _on_return(dbapi_connection: Any, connection_record: Any, reset_state: Any) -> None:
-    _release(connection_record.info)
+def _give_back(info: dict[Any, Any]) -> None:
+    turn = info.pop(_HELD, None)
+    if turn is not None:
+        turn.release()
