@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +51,16 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     _init_extensions(app, settings)
     api.init_app(app)
     web.init_app(app)
+    app.teardown_request(_take_turns_with_other_requests)
     app.add_url_rule("/openapi.json", "openapi_json", lambda: app.api_doc)
     return app
+
+
+def _take_turns_with_other_requests(error: BaseException | None) -> None:
+    """Yield once per request. Under gevent a keep-alive client whose next request is already
+    waiting would otherwise be served again and again while other clients starve; with threads
+    this only lets another thread run."""
+    time.sleep(0)
 
 
 def _configure(app: OpenAPI, settings: Settings) -> None:
