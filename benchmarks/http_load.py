@@ -1,10 +1,13 @@
 """Requests per second and latency of posting a message, beside a bare Flask endpoint.
 
-    python benchmarks/http_load.py [--seconds 20] [--connections 20] [--workers 2] [--threads 4]
+    python benchmarks/http_load.py [--seconds 20] [--connections 20] [--workers 2] [--threads 2]
+                                   [--worker-class gevent|gthread] [--no-intents]
 
 Both servers run under gunicorn on loopback with the same settings; wrk (Debian's package) is
 the client, so the load generator costs little CPU. Every message has a distinct text, so the
-reply cache always misses. Results go to benchmarks/results/http_load.json.
+reply cache always misses. The server has the demo knowledge base and, unless --no-intents, the
+demo intent model, as `make run` serves them. Results go to benchmarks/results/http_load.json
+(gevent, the default), http_load_gthread.json, and ..._no_intents.json.
 """
 
 from __future__ import annotations
@@ -159,6 +162,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2, help="per worker, gthread only")
     parser.add_argument("--worker-class", choices=["gevent", "gthread"], default="gevent")
+    parser.add_argument("--intents", action=argparse.BooleanOptionalAction, default=True,
+                        help="serve the demo intent model too, as `make run` does (default: yes)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install -y wrk")
@@ -170,6 +175,9 @@ def main() -> None:
         conversations_file, questions_file = prepare(instance)
         env = {**os.environ, "CHATDESK_INSTANCE_PATH": str(instance), "CHATDESK_LOG_LEVEL": "WARNING",
                "CHATDESK_MODELS_DIR": str(ROOT / "instance" / "models")}
+        if args.intents:  # trains and activates the demo intent model, exactly as `make run` does
+            subprocess.run([str(BIN / "chatdesk"), "demo"], env=env, check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         server = subprocess.Popen([str(BIN / "chatdesk"), "serve", "--port", str(port), *serve_flags],
@@ -206,7 +214,8 @@ def main() -> None:
     result["ratio_bare_to_chatdesk_rps"] = (result["bare_flask"]["requests_per_second"]
                                             / result["chatdesk"]["requests_per_second"])
     result["breakdown_in_process"] = breakdown()
-    path = save("http_load", result)
+    name = "http_load" if args.worker_class == "gevent" else f"http_load_{args.worker_class}"
+    path = save(name if args.intents else f"{name}_no_intents", result)
     print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=2))
     print(f"saved {path.relative_to(ROOT)}")
 

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from flask import Response
 from flask_openapi3 import Info, OpenAPI
 
 from chatdesk import api, web
@@ -51,15 +52,21 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
     _init_extensions(app, settings)
     api.init_app(app)
     web.init_app(app)
-    app.teardown_request(_take_turns_with_other_requests)
+    app.after_request(_take_turns_with_other_requests)
     app.add_url_rule("/openapi.json", "openapi_json", lambda: app.api_doc)
     return app
 
 
-def _take_turns_with_other_requests(error: BaseException | None) -> None:
-    """Yield once per request. Under gevent a keep-alive client whose next request is already
-    waiting would otherwise be served again and again while other clients starve; with threads
-    this only lets another thread run."""
+def _take_turns_with_other_requests(response: Response) -> Response:
+    """Yield once per request, once the response is sent (the server closes it then). Under
+    gevent a keep-alive client whose next request is already waiting would otherwise be served
+    again and again while other clients starve; yielding before the response is sent would hold
+    it back while others run. With threads this only lets another thread run."""
+    response.call_on_close(_yield)
+    return response
+
+
+def _yield() -> None:
     time.sleep(0)
 
 

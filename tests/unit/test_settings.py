@@ -54,3 +54,13 @@ def test_create_app_takes_its_settings(tmp_path: Path) -> None:
     app = create_app(Settings(instance_path=tmp_path, secret_key="k" * 32, company_name="Acme"))
     assert app.config["SECRET_KEY"] == "k" * 32
     assert app.extensions["chatdesk"].settings.company_name == "Acme"
+
+
+def test_the_llm_key_falls_back_to_openai_api_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("CHATDESK_LLM_API_KEY", raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-the-usual-place")
+    key = Settings(instance_path=tmp_path).llm_api_key
+    assert key is not None and key.get_secret_value() == "sk-from-the-usual-place"
+    monkeypatch.setenv("CHATDESK_LLM_API_KEY", "sk-chatdesk-own")
+    key = Settings(instance_path=tmp_path).llm_api_key
+    assert key is not None and key.get_secret_value() == "sk-chatdesk-own"

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn import config_context
 from sklearn.pipeline import FeatureUnion
 
 from chatdesk.nlu.calibration import probabilities
@@ -105,7 +106,12 @@ class IntentModel:
     def _tfidf(self, texts: Sequence[str]) -> sp.csr_matrix | None:
         if self.state.vectorizer is None:
             return None
-        matrix: sp.csr_matrix = self.state.vectorizer.transform(texts)
+        # The vectorizers were fitted by us and the input is a list of strings: scikit-learn's
+        # input checks and the union's job dispatch cost more than the transform itself on one
+        # short message, so each part is applied directly (the union has no weights).
+        with config_context(assume_finite=True, skip_parameter_validation=True):
+            parts = [part.transform(texts) for _, part in self.state.vectorizer.transformer_list]
+        matrix: sp.csr_matrix = sp.hstack(parts, format="csr")
         return matrix
 
     def _predict_vectors(self, texts: Sequence[str], embeddings: np.ndarray, top_k: int) -> list[Prediction]:
