@@ -32,10 +32,28 @@ def shape_answer(hit: Hit, query_vector: np.ndarray) -> str:
             continue
         chosen.add(i)
         length += len(sentences[i])
+    chosen = _with_opening(sentences, scores, best, chosen)
+    length = sum(len(sentences[i]) for i in chosen)
     lead = _list_lead(sentences, min(chosen))
     if lead is not None and length + len(sentences[lead]) <= MAX_ANSWER_CHARS + 120:
         chosen.add(lead)
     return _render([sentences[i] for i in sorted(chosen)])
+
+
+def _with_opening(sentences: tuple[str, ...], scores: np.ndarray, best: int, chosen: set[int]) -> set[int]:
+    """A section's opening sentence usually states its point ("Klarna Pay in 3 lets UK customers
+    split an order..."): when it is nearly as relevant as the best sentence, it replaces the
+    weakest of the others rather than being left out for want of room."""
+    if 0 in chosen or is_bullet(sentences[0]) or scores[0] < scores[best] - RELEVANCE_MARGIN:
+        return chosen
+    kept = set(chosen)
+    others = sorted(kept - {best}, key=lambda i: scores[i])
+    while others and (len(kept) >= MAX_UNITS or
+                      sum(len(sentences[i]) for i in kept) + len(sentences[0]) > MAX_ANSWER_CHARS):
+        kept.discard(others.pop(0))
+    if len(kept) < MAX_UNITS and sum(len(sentences[i]) for i in kept) + len(sentences[0]) <= MAX_ANSWER_CHARS:
+        return kept | {0}
+    return chosen
 
 
 def _list_lead(sentences: tuple[str, ...], first: int) -> int | None:
