@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.request import urlopen
 
 import pytest
 from flask import Flask
@@ -14,6 +15,7 @@ from flask import Flask
 from chatdesk.cli.commands import cli
 from chatdesk.cli.demo import demo_command
 from chatdesk.cli.kb import kb_group
+from tests.support.servers import serve_process
 
 CHATDESK = Path(sys.executable).with_name("chatdesk")
 
@@ -135,3 +137,12 @@ def test_production_without_a_secret_key_stops_with_advice(tmp_path: Path) -> No
     assert result.returncode == 2
     assert "CHATDESK_SECRET_KEY is required in production" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_server_starts_and_stops_without_a_traceback(tmp_path: Path) -> None:
+    # The default gevent workers: nothing the master set up may fail in them after the fork.
+    with serve_process(tmp_path) as url:
+        assert urlopen(f"{url}/healthz", timeout=30).status == 200
+    log = next(tmp_path.glob("server-*.log")).read_text()
+    assert "Booting worker" in log
+    assert "Traceback" not in log and "Error" not in log, log

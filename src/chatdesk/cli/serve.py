@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +68,17 @@ def _migrate_if_embedded() -> None:
     raise click.ClickException("The database schema is out of date: run `chatdesk db upgrade`.")
 
 
+def _stop_timers_before_fork() -> None:
+    """The app made above to check the schema leaves a timer behind (the rate limiter's
+    in-memory storage starts one). Under gevent a timer still pending when the workers are
+    forked fails with a traceback in each of them, so it is stopped here; each worker makes its
+    own app."""
+    for thread in threading.enumerate():
+        if isinstance(thread, threading.Timer):
+            thread.cancel()
+            thread.join(1)
+
+
 # The request line without its query string: event streams carry tokens there.
 ACCESS_LOG_FORMAT = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
 
@@ -86,6 +98,7 @@ def serve_command(host: str, port: int, workers: int, worker_class: str, threads
     """Serve chatdesk with gunicorn."""
     _metrics_across_workers()
     _migrate_if_embedded()
+    _stop_timers_before_fork()
     click.echo(f"chatdesk is serving on http://{host}:{port}", err=True)
     _Server({
         "bind": f"{host}:{port}",
