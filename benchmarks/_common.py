@@ -16,6 +16,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 SHARED_DATA = ROOT.parent / "shared" / "data"
+BIN = Path(sys.executable).parent
+MODELS_DIR = ROOT / "instance" / "models"
 
 
 def read_questions(path: Path) -> list[tuple[str, str]]:
@@ -37,7 +39,7 @@ def demo_app(**overrides: Any) -> Iterator[Any]:
     from chatdesk.services.runtime import current_runtime
 
     with tempfile.TemporaryDirectory() as tmp:
-        overrides.setdefault("models_dir", ROOT / "instance" / "models")
+        overrides.setdefault("models_dir", MODELS_DIR)
         settings = Settings(instance_path=Path(tmp), log_level="WARNING", **overrides)
         app = create_app(settings)
         with app.app_context():
@@ -45,6 +47,32 @@ def demo_app(**overrides: Any) -> Iterator[Any]:
             files, _ = knowledge.collect_files([settings.demo_path / "kb"])
             knowledge.ingest_files(files, current_runtime().embedder())
             yield app
+
+
+def copy_database(app: Any, instance: Path) -> None:
+    """The demo app's SQLite file, closed, into a server's instance folder."""
+    import shutil
+
+    from chatdesk.extensions import db
+
+    db.session.remove()
+    db.engine.dispose()
+    shutil.copy(Path(app.instance_path) / "chatdesk.db", instance / "chatdesk.db")
+
+
+def server_environment(instance: Path, **settings: str) -> dict[str, str]:
+    import os
+
+    return {**os.environ, "CHATDESK_INSTANCE_PATH": str(instance), "CHATDESK_LOG_LEVEL": "WARNING",
+            "CHATDESK_MODELS_DIR": str(MODELS_DIR), **settings}
+
+
+def activate_demo_intents(env: dict[str, str]) -> None:
+    """Train and activate the demo intent model in the instance, exactly as `make run` does."""
+    import subprocess
+
+    subprocess.run([str(BIN / "chatdesk"), "demo"], env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def machine() -> dict[str, Any]:
@@ -59,3 +87,12 @@ def save(name: str, data: dict[str, Any]) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps(data, indent=2) + "\n")
     return path
+
+
+def publish(name: str, worker_class: str, intents: bool, result: dict[str, Any]) -> None:
+    """Save a serving benchmark's result as name[_gthread][_no_intents].json and print it."""
+    if worker_class != "gevent":
+        name = f"{name}_{worker_class}"
+    path = save(name if intents else f"{name}_no_intents", result)
+    print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=2))
+    print(f"saved {path.relative_to(ROOT)}")

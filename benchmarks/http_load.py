@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import statistics
@@ -24,37 +23,26 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from urllib.request import urlopen
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, demo_app, machine, read_questions, save  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _common import (  # noqa: E402
+    BIN,
+    ROOT,
+    activate_demo_intents,
+    copy_database,
+    demo_app,
+    machine,
+    publish,
+    read_questions,
+    server_environment,
+)
+
+from tests.support.servers import free_port, wait_ready  # noqa: E402
 
 BENCH = ROOT / "benchmarks"
-BIN = Path(sys.executable).parent
 CONVERSATIONS = 6000
 MESSAGES_PER_CONVERSATION = 3
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}")
-        try:
-            with urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError(f"{url} never became ready")
 
 
 def parse_wrk(output: str) -> dict[str, Any]:
@@ -85,7 +73,6 @@ def run_wrk(url: str, script: Path, seconds: int, connections: int, args: list[s
 
 def prepare(instance: Path) -> tuple[Path, Path]:
     """A demo database with conversations to post into, and the question bodies."""
-    from chatdesk.extensions import db
     from chatdesk.services import conversations
 
     questions = [q for q, _ in read_questions(ROOT / "data" / "demo" / "calibration.csv")]
@@ -94,9 +81,7 @@ def prepare(instance: Path) -> tuple[Path, Path]:
         for _ in range(CONVERSATIONS):
             conversation, token = conversations.create_conversation("bench")
             conversation_lines.append(f"{conversation.id} {token}")
-        db.session.remove()
-        db.engine.dispose()
-        shutil.copy(Path(app.instance_path) / "chatdesk.db", instance / "chatdesk.db")
+        copy_database(app, instance)
     conversations_file = instance / "conversations.txt"
     conversations_file.write_text("\n".join(conversation_lines) + "\n")
     questions_file = instance / "questions.txt"
@@ -173,17 +158,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         instance = Path(tmp)
         conversations_file, questions_file = prepare(instance)
-        env = {**os.environ, "CHATDESK_INSTANCE_PATH": str(instance), "CHATDESK_LOG_LEVEL": "WARNING",
-               "CHATDESK_MODELS_DIR": str(ROOT / "instance" / "models")}
-        if args.intents:  # trains and activates the demo intent model, exactly as `make run` does
-            subprocess.run([str(BIN / "chatdesk"), "demo"], env=env, check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = server_environment(instance)
+        if args.intents:
+            activate_demo_intents(env)
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         server = subprocess.Popen([str(BIN / "chatdesk"), "serve", "--port", str(port), *serve_flags],
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            wait_ready(f"{url}/readyz", server)
+            wait_ready(url, server)
             lua_args = [str(conversations_file), str(questions_file), str(MESSAGES_PER_CONVERSATION), "2"]
             run_wrk(url, BENCH / "post_message.lua", 3, args.connections, lua_args)  # warm-up
             since = time.time()
@@ -214,10 +197,7 @@ def main() -> None:
     result["ratio_bare_to_chatdesk_rps"] = (result["bare_flask"]["requests_per_second"]
                                             / result["chatdesk"]["requests_per_second"])
     result["breakdown_in_process"] = breakdown()
-    name = "http_load" if args.worker_class == "gevent" else f"http_load_{args.worker_class}"
-    path = save(name if args.intents else f"{name}_no_intents", result)
-    print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=2))
-    print(f"saved {path.relative_to(ROOT)}")
+    publish("http_load", args.worker_class, args.intents, result)
 
 
 if __name__ == "__main__":

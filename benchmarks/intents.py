@@ -48,10 +48,9 @@ from chatdesk.nlu.outofscope import OutOfScopeRule
 from chatdesk.retrieval.embedding import Embedder, get_embedder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, ROOT, SHARED_DATA, machine, save  # noqa: E402
+from _common import MODELS_DIR, RESULTS, SHARED_DATA, machine, save  # noqa: E402
 
 BANKING77 = SHARED_DATA / "banking77"
-MODELS_DIR = ROOT / "instance" / "models"
 BACKEND = "onnx-int8"
 OOS_LABEL = "out_of_scope"
 REMOVED_INTENTS = 10

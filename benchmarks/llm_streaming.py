@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -29,12 +28,21 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from _common import ROOT, demo_app, machine, read_questions, save  # noqa: E402
-from http_load import free_port, wait_ready  # noqa: E402
+from _common import (  # noqa: E402
+    BIN,
+    ROOT,
+    activate_demo_intents,
+    copy_database,
+    demo_app,
+    machine,
+    publish,
+    read_questions,
+    server_environment,
+)
 
 from tests.fakes.openai_server import FakeOpenAIServer, ScriptedReply  # noqa: E402
+from tests.support.servers import free_port, wait_ready  # noqa: E402
 
-BIN = Path(sys.executable).parent
 ANSWER = ("Standard delivery takes two to four working days and costs £3.95 [1]. Orders over £50 "
           "ship free [1]. Express delivery arrives the next working day [1].")
 # Streamed as its first (cited) sentence, then word by word: chatdesk shows text once its first
@@ -95,17 +103,15 @@ class Client:
 def serve(instance: Path, fake: FakeOpenAIServer,
           args: argparse.Namespace) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    env = {**os.environ, "CHATDESK_INSTANCE_PATH": str(instance), "CHATDESK_LOG_LEVEL": "WARNING",
-           "CHATDESK_MODELS_DIR": str(ROOT / "instance" / "models"), "CHATDESK_LLM_BASE_URL": fake.base_url,
-           "CHATDESK_LLM_MODEL": "fake-model", "CHATDESK_LLM_TIMEOUT": "30", "CHATDESK_REPLY_CACHE_TTL": "0"}
+    env = server_environment(instance, CHATDESK_LLM_BASE_URL=fake.base_url, CHATDESK_LLM_MODEL="fake-model",
+                             CHATDESK_LLM_TIMEOUT="30", CHATDESK_REPLY_CACHE_TTL="0")
     command = [str(BIN / "chatdesk"), "serve", "--port", str(port), "--workers", "1",
                "--worker-class", args.worker_class, "--threads", str(args.threads),
                "--connections", str(max(1000, args.concurrency * 2))]
-    if args.intents:  # trains and activates the demo intent model, exactly as `make run` does
-        subprocess.run([str(BIN / "chatdesk"), "demo"], env=env, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if args.intents:
+        activate_demo_intents(env)
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_ready(f"http://127.0.0.1:{port}/readyz", process)
+    wait_ready(f"http://127.0.0.1:{port}", process)
     return process, port
 
 
@@ -187,13 +193,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, FakeOpenAIServer() as fake:
         instance = Path(tmp)
         with demo_app() as app:
-            import shutil
-
-            from chatdesk.extensions import db
-
-            db.session.remove()
-            db.engine.dispose()
-            shutil.copy(Path(app.instance_path) / "chatdesk.db", instance / "chatdesk.db")
+            copy_database(app, instance)
         process, port = serve(instance, fake, args)
         try:
             result["first_byte"] = first_byte_overhead(port, fake, args.requests, args.llm_delay, questions)
@@ -201,10 +201,7 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait(timeout=60)
-    name = "llm_streaming" if args.worker_class == "gevent" else f"llm_streaming_{args.worker_class}"
-    path = save(name if args.intents else f"{name}_no_intents", result)
-    print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=2))
-    print(f"saved {path.relative_to(ROOT)}")
+    publish("llm_streaming", args.worker_class, args.intents, result)
 
 
 if __name__ == "__main__":
