@@ -56,6 +56,9 @@ def test_the_chat_page_and_the_articles_it_cites(client: FlaskClient, app: Flask
     article = client.get("/kb/international-delivery")
     assert article.status_code == 200
     assert b'id="' in article.data and b"International delivery" in article.data
+    # A heading with quotes gets the same anchor as the source links that point at it.
+    quoted = client.get("/kb/stock-and-back-in-stock-alerts")
+    assert b'id="low-stock-and-only-a-few-left"' in quoted.data
     assert client.get("/kb").status_code == 200
     console = client.get("/console")
     assert console.status_code == 200 and b"console.js" in console.data

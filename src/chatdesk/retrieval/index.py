@@ -29,6 +29,11 @@ class IndexedChunk:
     sentences: tuple[str, ...]
     sentence_vectors: np.ndarray = field(repr=False, compare=False)
 
+    @property
+    def section(self) -> str:
+        """The section's own heading ("" for an article's introduction)."""
+        return self.heading.split(" › ", 1)[1] if " › " in self.heading else ""
+
 
 @dataclass(frozen=True)
 class Ranking:

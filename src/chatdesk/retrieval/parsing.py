@@ -49,6 +49,12 @@ class UnsupportedFormat(ValueError):
     pass
 
 
+def slugify(text: str) -> str:
+    """Lower-case words joined by hyphens: an article's slug, and a section's URL anchor
+    (the article page gives each heading this id, and sources link to it)."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
 def split_sentences(paragraph: str) -> list[str]:
     text = _SPACES.sub(" ", paragraph).strip()
     return [part for part in _SENTENCE_END.split(text) if part]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,7 @@ from chatdesk.extensions import db
 from chatdesk.retrieval.chunking import EmbeddedChunk, chunk_document, embed_chunks
 from chatdesk.retrieval.embedding import Embedder
 from chatdesk.retrieval.index import HybridIndex, Ranking, SearchResult
-from chatdesk.retrieval.parsing import SUPPORTED_SUFFIXES, parse_text
+from chatdesk.retrieval.parsing import SUPPORTED_SUFFIXES, parse_text, slugify
 from chatdesk.services.knowledge_index import Knowledge
 from chatdesk.services.runtime import current_runtime
 from chatdesk.store.models import Chunk, Document, KnowledgeBaseState, utcnow
@@ -40,7 +39,7 @@ class IngestReport:
 
 
 def slug_for(path: Path) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-") or "document"
+    return slugify(path.stem) or "document"
 
 
 def collect_files(paths: Iterable[Path]) -> tuple[list[Path], dict[str, str]]:

@@ -3,11 +3,13 @@ agents' console (a static page: it signs in and talks to the staff API from the 
 
 from __future__ import annotations
 
+import html
 import re
 
 from flask import Blueprint, Flask, abort, render_template
 from markdown_it import MarkdownIt
 
+from chatdesk.retrieval.parsing import slugify
 from chatdesk.services import knowledge
 from chatdesk.services.runtime import current_settings
 
@@ -18,15 +20,14 @@ bp = Blueprint("web", __name__, template_folder="templates", static_folder="stat
 _markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
-def _heading_ids(html: str) -> str:
+def _heading_ids(page: str) -> str:
     """Give h2/h3 ids so a source link can point at the section it quotes."""
 
     def add_id(match: re.Match[str]) -> str:
-        text = re.sub(r"<[^>]+>", "", match.group(2))
-        anchor = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-        return f'<{match.group(1)} id="{anchor}">{match.group(2)}</{match.group(1)}>'
+        text = html.unescape(re.sub(r"<[^>]+>", "", match.group(2)))  # as the heading was written
+        return f'<{match.group(1)} id="{slugify(text)}">{match.group(2)}</{match.group(1)}>'
 
-    return re.sub(r"<(h[23])>(.*?)</h[23]>", add_id, html)
+    return re.sub(r"<(h[23])>(.*?)</h[23]>", add_id, page)
 
 
 @bp.get("/")
@@ -51,9 +52,9 @@ def article(slug: str) -> str:
     if document is None:
         abort(404, f"There is no article {slug!r}.")
     body = document.body if document.format != "text" else document.body.replace("\n", "  \n")
-    html = _heading_ids(_markdown.render(body)) if document.format != "html" else None
+    rendered = _heading_ids(_markdown.render(body)) if document.format != "html" else None
     return render_template("article.html", company=current_settings().company_name,
-                           document=document, html=html)
+                           document=document, html=rendered)
 
 
 def init_app(app: Flask) -> None:
