@@ -46,9 +46,13 @@ class IntentPolicy:
             return None
         return self.responses.get(guess.intent)
 
+    def uses_articles(self, guess: IntentGuess | None) -> bool:
+        """Whether the model's belief about the article joins the score (and its threshold applies)."""
+        return guess is not None and bool(guess.articles) and self.article_weight > 0
+
     def rerank(self, hits: list[Hit], guess: IntentGuess | None) -> list[Hit]:
         """The hits scored with the model's belief added in, best first."""
-        if guess is None or not guess.articles or not self.article_weight:
+        if guess is None or not self.uses_articles(guess):
             return hits
         weight, belief = self.article_weight, guess.articles
         combined = [replace(hit, score=hit.score + weight * belief.get(hit.chunk.slug, 0.0)) for hit in hits]

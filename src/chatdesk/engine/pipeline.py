@@ -6,7 +6,6 @@ Steps 1 (store first) and 9 (record) belong to the caller, which owns the transa
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
@@ -24,6 +23,7 @@ from chatdesk.engine.writer import LLMWriter
 from chatdesk.llm import LLMError
 from chatdesk.retrieval.curated import CuratedMatch
 from chatdesk.retrieval.index import Hit, SearchResult
+from chatdesk.retrieval.parsing import slugify
 
 SNIPPET_CHARS = 200
 
@@ -64,14 +64,9 @@ def cache_key(question: str, kb_version: int, model_version: str, llm_fingerprin
     return "reply:" + hashlib.sha256(material.encode()).hexdigest()
 
 
-def _anchor(section: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", section.lower()).strip("-")
-
-
 def source_of(hit: Hit) -> Source:
     chunk = hit.chunk
-    section = chunk.heading.split(" › ", 1)[1] if " › " in chunk.heading else ""
-    url = f"{chunk.url}#{_anchor(section)}" if section else chunk.url
+    url = f"{chunk.url}#{slugify(chunk.section)}" if chunk.section else chunk.url
     snippet = chunk.text if len(chunk.text) <= SNIPPET_CHARS else chunk.text[:SNIPPET_CHARS] + "…"
     return Source(id=chunk.slug, title=chunk.title, url=url, snippet=snippet,
                   score=round(hit.score, 4))
@@ -122,16 +117,6 @@ class ReplyPipeline:
         if not streamed:
             yield Delta(reply.text)
         yield reply
-
-    def answer(self, turn: Turn) -> tuple[Answer, bool]:
-        """The content of the reply and whether it came from the cache (no streaming)."""
-        generator = self._answer(turn, False, [])
-        while True:
-            try:
-                next(generator)
-            except StopIteration as done:
-                result: tuple[Answer, bool] = done.value
-                return result
 
     def _policy(self, turn: Turn, answer: Answer, cached: bool) -> Reply:
         """Step 8: a second "don't know" in a row hands the conversation to a person."""
@@ -187,7 +172,7 @@ class ReplyPipeline:
         """Steps 6-8: search; an LLM writes from the passages if there is one; else the best
         passage itself; "don't know" when nothing matches well enough."""
         policy = self.config.intents
-        informed = guess is not None and bool(guess.articles) and policy.article_weight > 0
+        informed = policy.uses_articles(guess)
         k = max(self.config.top_k, len(self.knowledge)) if informed else self.config.top_k
         result = self.knowledge.search(query, k=k, query_vector=vector)
         hits = policy.rerank(result.hits, guess)[: self.config.top_k]

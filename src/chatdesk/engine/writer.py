@@ -27,7 +27,7 @@ from chatdesk.llm import (
     TextDelta,
     UngroundedAnswer,
     build_prompt,
-    cited_numbers,
+    check_citations,
     ground,
 )
 from chatdesk.retrieval.index import Hit
@@ -38,8 +38,7 @@ T = TypeVar("T")
 
 def passage_of(hit: Hit) -> Passage:
     chunk = hit.chunk
-    section = chunk.heading.split(" › ", 1)[1] if " › " in chunk.heading else ""
-    return Passage(source_id=chunk.slug, title=chunk.title, text=chunk.text, section=section,
+    return Passage(source_id=chunk.slug, title=chunk.title, text=chunk.text, section=chunk.section,
                    url=chunk.url)
 
 
@@ -57,24 +56,23 @@ class LLMWriter:
         self.telemetry = telemetry
 
     def _prompt(self, question: str, hits: Sequence[Hit],
-                history: Sequence[tuple[str, str]]) -> tuple[GroundedPrompt, list[Hit]]:
-        chosen = list(hits[: self.config.passages])
+                history: Sequence[tuple[str, str]]) -> GroundedPrompt:
         turns = [HistoryTurn(role, text) for role, text in history  # type: ignore[arg-type]
                  if role in HISTORY_ROLES]
-        prompt = build_prompt(question, [passage_of(h) for h in chosen], turns, config=self.config.prompt)
-        return prompt, chosen
+        return build_prompt(question, [passage_of(h) for h in hits[: self.config.passages]], turns,
+                            config=self.config.prompt)
 
     def write(self, question: str, hits: Sequence[Hit], history: Sequence[tuple[str, str]],
               sources: dict[str, Source]) -> Answer:
         """The whole answer at once; raises an LLMError (UngroundedAnswer included) on failure."""
-        prompt, _ = self._prompt(question, hits, history)
+        prompt = self._prompt(question, hits, history)
         completion = self._call(lambda deadline: self.provider.complete(prompt.messages, deadline=deadline))
         return self._answer(completion, prompt, sources)
 
     def write_stream(self, question: str, hits: Sequence[Hit], history: Sequence[tuple[str, str]],
                      sources: dict[str, Source]) -> Generator[str, None, Answer]:
         """Yields text as it is written (markers removed), returns the finished answer."""
-        prompt, _ = self._prompt(question, hits, history)
+        prompt = self._prompt(question, hits, history)
         stream = self._call(lambda deadline: self.provider.stream(prompt.messages, deadline=deadline))
         gate = _CitationGate(len(prompt.passages))
         completion: Completion | None = None
@@ -86,11 +84,8 @@ class LLMWriter:
                         yield shown
                 elif isinstance(event, StreamDone):
                     completion = event.completion
-        except UngroundedAnswer as error:
-            self.telemetry.llm_call(error.kind.value)
-            raise
         except Exception as error:
-            self.telemetry.llm_call(getattr(getattr(error, "kind", None), "value", "error"))
+            self.telemetry.llm_call(_failure_kind(error))
             raise
         finally:
             stream.close()
@@ -106,25 +101,26 @@ class LLMWriter:
         try:
             return call(time.monotonic() + self.config.timeout)
         except Exception as error:
-            self.telemetry.llm_call(getattr(getattr(error, "kind", None), "value", "error"))
+            self.telemetry.llm_call(_failure_kind(error))
             raise
 
     def _answer(self, completion: Completion, prompt: GroundedPrompt, sources: dict[str, Source]) -> Answer:
         try:
             grounded = ground(completion.text, prompt.passages)
         except UngroundedAnswer as error:
-            self.telemetry.llm_call(error.kind.value, latency=completion.latency,
-                                    first_token=completion.time_to_first_token,
-                                    prompt_tokens=completion.prompt_tokens,
-                                    completion_tokens=completion.completion_tokens)
+            self._record(error.kind.value, completion)
             raise
-        self.telemetry.llm_call("ok", latency=completion.latency,
-                                first_token=completion.time_to_first_token,
-                                prompt_tokens=completion.prompt_tokens,
-                                completion_tokens=completion.completion_tokens)
+        self._record("ok", completion)
         cited = tuple(sources[i] for i in grounded.source_ids if i in sources)
         return Answer(grounded.text, AnsweredBy.LLM, cited, prompt_tokens=completion.prompt_tokens,
                       completion_tokens=completion.completion_tokens)
+
+
+    def _record(self, outcome: str, completion: Completion) -> None:
+        self.telemetry.llm_call(outcome, latency=completion.latency,
+                                first_token=completion.time_to_first_token,
+                                prompt_tokens=completion.prompt_tokens,
+                                completion_tokens=completion.completion_tokens)
 
 
 class _CitationGate:
@@ -140,11 +136,7 @@ class _CitationGate:
 
     def feed(self, piece: str) -> str:
         self.raw += piece
-        numbers = cited_numbers(self.raw)
-        unknown = [n for n in numbers if not 1 <= n <= self.passages]
-        if unknown:
-            raise UngroundedAnswer(f"The answer cites passage(s) {unknown} that were not given.",
-                                   reason="unknown_citation", text=self.raw)
+        numbers = check_citations(self.raw, self.passages)
         self.held.append(self.stripper.feed(piece))
         if not self.open and (numbers or not self.passages):
             self.open = True
@@ -158,3 +150,9 @@ class _CitationGate:
         rest = "".join(self.held) + self.stripper.flush()
         self.held = []
         return rest.rstrip()
+
+
+def _failure_kind(error: BaseException) -> str:
+    """An LLMError's kind; "error" for anything else (a bug below, say)."""
+    kind = getattr(error, "kind", None)
+    return str(kind.value) if kind is not None else "error"

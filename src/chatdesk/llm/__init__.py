@@ -12,7 +12,14 @@ Every failure is an :class:`LLMError` with a ``kind``; see ``docs/llm.md``.
 
 from chatdesk.llm.base import CompletionStream, Provider
 from chatdesk.llm.breaker import BreakerState, CircuitBreaker
-from chatdesk.llm.citations import GroundedAnswer, MarkerStripper, cited_numbers, ground, strip_markers
+from chatdesk.llm.citations import (
+    GroundedAnswer,
+    MarkerStripper,
+    check_citations,
+    cited_numbers,
+    ground,
+    strip_markers,
+)
 from chatdesk.llm.config import SYSTEM_PROMPT_VERSION, LLMConfig, PromptConfig, fingerprint
 from chatdesk.llm.errors import (
     CircuitOpen,
@@ -71,6 +78,7 @@ __all__ = [
     "adapters",
     "build_prompt",
     "build_provider",
+    "check_citations",
     "cited_numbers",
     "default_counter",
     "fingerprint",

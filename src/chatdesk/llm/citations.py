@@ -63,18 +63,24 @@ def looks_like_decline(text: str) -> bool:
     return _DECLINE.search(text) is not None
 
 
+def check_citations(text: str, passages: int) -> tuple[int, ...]:
+    """The passage numbers ``text`` cites; :class:`UngroundedAnswer` if one was not given."""
+    numbers = cited_numbers(text)
+    unknown = tuple(n for n in numbers if not 1 <= n <= passages)
+    if unknown:
+        raise UngroundedAnswer(
+            f"The answer cites passage(s) {', '.join(map(str, unknown))}, but only "
+            f"{passages} were given.", reason="unknown_citation", text=text, unknown=unknown)
+    return numbers
+
+
 def ground(text: str, passages: Sequence[Passage]) -> GroundedAnswer:
     """Check an answer's citations against the passages sent (``passages[n - 1]`` is ``[n]``).
 
     Raises :class:`UngroundedAnswer` when the caller should use the retrieval answer instead.
     Without passages an uncited answer is accepted (there was nothing to cite).
     """
-    numbers = cited_numbers(text)
-    unknown = tuple(n for n in numbers if not 1 <= n <= len(passages))
-    if unknown:
-        raise UngroundedAnswer(
-            f"The answer cites passage(s) {', '.join(map(str, unknown))}, but only "
-            f"{len(passages)} were given.", reason="unknown_citation", text=text, unknown=unknown)
+    numbers = check_citations(text, len(passages))
     if passages and not numbers:
         reason = "declined" if looks_like_decline(text) else "no_citation"
         raise UngroundedAnswer("The answer cites none of the passages it was given.",
