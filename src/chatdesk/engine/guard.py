@@ -7,6 +7,7 @@ import re
 from chatdesk.errors import InvalidInput
 
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")  # a whole field that is one address
 _CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
 _PHONE = re.compile(r"(?<![\w+])\+?\d[\d\s().-]{7,}\d\b")
 _INJECTION = re.compile(
@@ -20,24 +21,33 @@ _INJECTION = re.compile(
 INJECTION_FLAG = "prompt_injection"
 
 
-def clean_text(text: str, max_chars: int) -> str:
-    """The text to store, or ``InvalidInput`` saying what is wrong with it."""
+def clean_text(text: str, max_chars: int, field: str = "text", label: str = "message text") -> str:
+    """The text to store, or ``InvalidInput`` saying what is wrong with it (as ``label``, at
+    ``field`` of the body)."""
     stripped = text.strip()
     if not stripped:
-        raise InvalidInput("The message text is empty.", errors=[_field_error("must not be empty")])
+        raise InvalidInput(f"The {label} is empty.", errors=[_field_error(field, "must not be empty")])
     if len(stripped) > max_chars:
         raise InvalidInput(
-            f"The message text is {len(stripped)} characters long; the limit is {max_chars}.",
-            errors=[_field_error(f"must be at most {max_chars} characters")],
+            f"The {label} is {len(stripped)} characters long; the limit is {max_chars}.",
+            errors=[_field_error(field, f"must be at most {max_chars} characters")],
         )
     if "\x00" in stripped:
-        raise InvalidInput("The message text contains a NUL character.",
-                           errors=[_field_error("must not contain NUL characters")])
+        raise InvalidInput(f"The {label} contains a NUL character.",
+                           errors=[_field_error(field, "must not contain NUL characters")])
     return redact_cards(stripped)
 
 
-def _field_error(message: str) -> dict[str, object]:
-    return {"loc": ["body", "text"], "msg": message}
+def check_email(email: str) -> str:
+    """The address, if it looks like one (a customer's or a staff member's), else ``InvalidInput``."""
+    if not _ADDRESS.match(email):
+        raise InvalidInput(f"{email!r} is not an email address.",
+                           errors=[_field_error("email", "not an email address")])
+    return email
+
+
+def _field_error(field: str, message: str) -> dict[str, object]:
+    return {"loc": ["body", field], "msg": message}
 
 
 def _luhn_valid(digits: str) -> bool:

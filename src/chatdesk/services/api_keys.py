@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
-
 from sqlalchemy import select
 
 from chatdesk.errors import InvalidInput, NotFound
 from chatdesk.extensions import db
+from chatdesk.services.tokens import hash_secret, new_secret
 from chatdesk.store.models import ApiKey, utcnow
 
 KEY_PREFIX = "cdk_"
 SHOWN_PREFIX = 10
-
-
-def _hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def create_key(name: str) -> tuple[ApiKey, str]:
@@ -25,8 +18,8 @@ def create_key(name: str) -> tuple[ApiKey, str]:
     if not name or len(name) > 200:
         raise InvalidInput("A key needs a name of 1 to 200 characters.",
                            errors=[{"loc": ["body", "name"], "msg": "bad length"}])
-    key = KEY_PREFIX + secrets.token_urlsafe(32)
-    record = ApiKey(name=name, prefix=key[:SHOWN_PREFIX], key_hash=_hash(key))
+    key, key_hash = new_secret(KEY_PREFIX)
+    record = ApiKey(name=name, prefix=key[:SHOWN_PREFIX], key_hash=key_hash)
     db.session.add(record)
     db.session.commit()
     return record, key
@@ -36,9 +29,8 @@ def key_for(presented: str | None) -> ApiKey | None:
     """The active key matching what a client presented, or None."""
     if not presented or not presented.startswith(KEY_PREFIX):
         return None
-    digest = _hash(presented)
-    record = db.session.scalar(select(ApiKey).where(ApiKey.key_hash == digest))
-    if record is None or not record.active or not hmac.compare_digest(record.key_hash, digest):
+    record = db.session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_secret(presented)))
+    if record is None or not record.active:
         return None
     record.last_used_at = utcnow()
     db.session.commit()

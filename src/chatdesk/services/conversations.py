@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import structlog
 from sqlalchemy import select
@@ -23,6 +22,7 @@ from chatdesk.errors import Forbidden, NotFound, Unauthorized
 from chatdesk.extensions import db
 from chatdesk.services import knowledge
 from chatdesk.services.handoff import (
+    announce,
     bot_messages,
     change_status,
     notify,
@@ -31,13 +31,14 @@ from chatdesk.services.handoff import (
     team_back_at,
 )
 from chatdesk.services.intent_models import ServingClassifier
-from chatdesk.services.llm import llm_fingerprint
 from chatdesk.services.metrics import PrometheusTelemetry, record_reply
 from chatdesk.services.reply_cache import ReplyCache
 from chatdesk.services.runtime import current_runtime, current_settings
+from chatdesk.services.tokens import hash_secret, new_secret
 from chatdesk.store.models import Conversation, ConversationStatus, Message, Role
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 @dataclass(frozen=True)
 class PostedMessage:
@@ -46,28 +47,35 @@ class PostedMessage:
     replayed: bool = False
 
 
-def _hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def create_conversation(channel: str = "web") -> tuple[Conversation, str]:
     """A new conversation and its token (shown once; only its hash is kept)."""
-    token = secrets.token_urlsafe(32)
-    conversation = Conversation(token_hash=_hash_token(token), channel=channel,
-                                status=ConversationStatus.BOT)
+    token, token_hash = new_secret()
+    conversation = Conversation(token_hash=token_hash, channel=channel, status=ConversationStatus.BOT)
     db.session.add(conversation)
     db.session.commit()
     return conversation, token
 
 
-def authorize(conversation_id: str, token: str | None) -> Conversation:
+def get_conversation(conversation_id: str) -> Conversation:
     conversation = db.session.get(Conversation, conversation_id)
     if conversation is None:
         raise NotFound(f"There is no conversation {conversation_id!r}.", code="conversation_not_found")
+    return conversation
+
+
+def get_message(message_id: str) -> Message:
+    message = db.session.get(Message, int(message_id)) if message_id.isdigit() else None
+    if message is None:
+        raise NotFound(f"There is no message {message_id!r}.", code="message_not_found")
+    return message
+
+
+def authorize(conversation_id: str, token: str | None) -> Conversation:
+    conversation = get_conversation(conversation_id)
     if not token:
         raise Unauthorized("This conversation's token is required (Authorization: Bearer TOKEN).",
                            code="token_missing")
-    if not hmac.compare_digest(conversation.token_hash, _hash_token(token)):
+    if not hmac.compare_digest(conversation.token_hash, hash_secret(token)):
         raise Forbidden("The token does not belong to this conversation.", code="token_invalid")
     return conversation
 
@@ -108,8 +116,8 @@ def answer_stateless(question: str, history: list[tuple[str, str]], channel: str
     settings = current_settings()
     keep = settings.history_turns
     questions = tuple(text for role, text in history if role == Role.CUSTOMER)
-    turn = Turn(received.message.text, previous_questions=questions[-keep:] if keep else (),
-                history=tuple(history[-2 * keep:]) if keep else (), team_back_at=team_back_at())
+    turn = Turn(received.message.text, previous_questions=_last(questions, keep),
+                history=_last(tuple(history), 2 * keep), team_back_at=team_back_at())
     if stream:
         return received, reply_stream(conversation, received, turn)
     reply = _bot_reply(conversation, received.message, turn)
@@ -213,10 +221,7 @@ def _safe_events(conversation: Conversation, message: Message,
         replying, prepared_turn = _prepared(conversation, message, turn)
         yield from replying.events(prepared_turn, stream=True)
     except Exception:
-        log.exception("reply.pipeline_failed", conversation=conversation.id,
-                      text=redact_pii(message.text))
-        db.session.rollback()
-        fallback = Reply(bot_messages().fallback, AnsweredBy.FALLBACK)
+        fallback = _failed(conversation, message)
         yield Delta(fallback.text)
         yield fallback
 
@@ -252,9 +257,14 @@ def _turn(conversation: Conversation, message: Message) -> Turn:
     questions = tuple(m.text for m in reversed(recent) if m.role == Role.CUSTOMER)
     history = tuple((m.role, m.text) for m in reversed(recent) if m.role != Role.SYSTEM)
     keep = settings.history_turns
-    return Turn(message.text, previous_questions=questions[-keep:] if keep else (),
-                history=history[-2 * keep:] if keep else (), previous_fallbacks=previous_fallbacks,
+    return Turn(message.text, previous_questions=_last(questions, keep),
+                history=_last(history, 2 * keep), previous_fallbacks=previous_fallbacks,
                 bot_offered_human=offered, team_back_at=team_back_at())
+
+
+def _last(items: tuple[T, ...], n: int) -> tuple[T, ...]:
+    """The last ``n`` items; none for 0 (``items[-0:]`` would be all of them)."""
+    return items[-n:] if n > 0 else ()
 
 
 def pipeline() -> ReplyPipeline:
@@ -271,7 +281,7 @@ def pipeline() -> ReplyPipeline:
         top_k=max(settings.retrieval_top_k, settings.llm_passages),
         fallback_streak=settings.fallback_handoff_streak,
         model_version=serving.version if serving is not None else "none",
-        llm_fingerprint=llm_fingerprint(settings),
+        llm_fingerprint=runtime.llm.fingerprint,
         intents=policy,
     )
     cache = ReplyCache(settings.reply_cache_ttl) if settings.reply_cache_ttl else None
@@ -300,10 +310,14 @@ def _bot_reply(conversation: Conversation, message: Message, turn: Turn | None =
         replying, prepared_turn = _prepared(conversation, message, turn)
         return replying.reply(prepared_turn)
     except Exception:
-        log.exception("reply.pipeline_failed", conversation=conversation.id,
-                      text=redact_pii(message.text))
-        db.session.rollback()
-        return Reply(bot_messages().fallback, AnsweredBy.FALLBACK)
+        return _failed(conversation, message)
+
+
+def _failed(conversation: Conversation, message: Message) -> Reply:
+    """Something below the pipeline failed: log it, and an honest "don't know" instead."""
+    log.exception("reply.pipeline_failed", conversation=conversation.id, text=redact_pii(message.text))
+    db.session.rollback()
+    return Reply(bot_messages().fallback, AnsweredBy.FALLBACK)
 
 
 def request_handoff(conversation: Conversation, reason: str | None = None) -> Message | None:
@@ -313,7 +327,4 @@ def request_handoff(conversation: Conversation, reason: str | None = None) -> Me
     if conversation.status == ConversationStatus.RESOLVED:
         change_status(conversation, Event.REOPEN)
     record_handoff(conversation, reason or HandoffReason.CUSTOMER_REQUEST)
-    notice = system_message(conversation, bot_messages().handoff_requested(team_back_at()), handoff=True)
-    db.session.commit()
-    notify(conversation)
-    return notice
+    return announce(conversation, bot_messages().handoff_requested(team_back_at()), handoff=True)

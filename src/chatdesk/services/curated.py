@@ -13,6 +13,7 @@ from chatdesk.engine.guard import clean_text
 from chatdesk.errors import Conflict, InvalidInput, NotFound
 from chatdesk.extensions import db
 from chatdesk.services import knowledge
+from chatdesk.services.conversations import get_message
 from chatdesk.services.runtime import current_runtime, current_settings
 from chatdesk.store.models import CuratedAnswer, CuratedQuestion, Message, Role, User
 
@@ -20,11 +21,7 @@ MAX_VARIANTS = 50
 
 
 def _clean(text: str, field: str) -> str:
-    try:
-        return clean_text(text, current_settings().max_message_chars)
-    except InvalidInput as error:
-        raise InvalidInput(error.detail.replace("message text", field),
-                           errors=[{"loc": ["body", field], "msg": error.detail}]) from None
+    return clean_text(text, current_settings().max_message_chars, field=field, label=field)
 
 
 def _set_questions(answer: CuratedAnswer, question: str, variants: list[str]) -> None:
@@ -66,9 +63,7 @@ def create_answer(question: str, answer: str, variants: list[str] | None = None,
 def correct_reply(message_id: str, answer: str, author: User, variants: list[str] | None = None,
                   intent: str | None = None) -> CuratedAnswer:
     """An agent says a bot reply was wrong and gives the right answer for its question."""
-    message = db.session.get(Message, int(message_id)) if message_id.isdigit() else None
-    if message is None:
-        raise NotFound(f"There is no message {message_id!r}.", code="message_not_found")
+    message = get_message(message_id)
     if message.role != Role.BOT:
         raise Conflict("Only the bot's replies can be corrected.", code="not_a_bot_reply")
     question = db.session.get(Message, message.reply_to_id) if message.reply_to_id else None

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import queue
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -98,9 +97,6 @@ class LocalEventBus:
                 if not subscribers:
                     self._subscribers.pop(channel, None)
 
-    def wait_until_listening(self, seconds: float = 2.0) -> None:
-        """In-process delivery needs no set-up."""
-
     def close(self) -> None:
         """Nothing to release in-process."""
 
@@ -135,18 +131,6 @@ class RedisEventBus(LocalEventBus):
         self._ensure_listener()
         with super().subscribe(channel) as subscription:
             yield subscription
-
-    def wait_until_listening(self, seconds: float = 2.0) -> None:
-        """Start the listener and wait (a little) until Redis has its subscription."""
-        self._ensure_listener()
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            try:
-                if self._redis.pubsub_numpat() > 0:
-                    return
-            except Exception:
-                return
-            time.sleep(0.05)
 
     def _ensure_listener(self) -> None:
         with self._lock:

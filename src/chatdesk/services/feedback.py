@@ -2,27 +2,30 @@
 
 from __future__ import annotations
 
-import re
-
 from sqlalchemy import select
 
+from chatdesk.engine.guard import check_email
 from chatdesk.engine.types import HandoffReason
-from chatdesk.errors import Conflict, InvalidInput, NotFound
+from chatdesk.errors import Conflict
 from chatdesk.extensions import db
-from chatdesk.services.conversations import authorize
-from chatdesk.services.handoff import bot_messages, notify, record_handoff, system_message, team_back_at
+from chatdesk.services.conversations import authorize, get_message
+from chatdesk.services.handoff import (
+    announce,
+    bot_messages,
+    notify,
+    record_handoff,
+    system_message,
+    team_back_at,
+)
 from chatdesk.store.models import Conversation, ConversationStatus, Message, Role, utcnow
 
 UP, DOWN = "up", "down"
 DOWNS_IN_A_ROW = 2
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def message_for_customer(message_id: str, token: str | None) -> tuple[Message, Conversation]:
     """The message, if the token belongs to its conversation."""
-    message = db.session.get(Message, int(message_id)) if message_id.isdigit() else None
-    if message is None:
-        raise NotFound(f"There is no message {message_id!r}.", code="message_not_found")
+    message = get_message(message_id)
     return message, authorize(message.conversation_id, token)
 
 
@@ -77,12 +80,6 @@ def rate_conversation(conversation: Conversation, score: int, comment: str | Non
 
 
 def leave_contact_email(conversation: Conversation, email: str) -> Message:
-    email = email.strip()
-    if not _EMAIL.match(email):
-        raise InvalidInput(f"{email!r} is not an email address.",
-                           errors=[{"loc": ["body", "email"], "msg": "not an email address"}])
+    email = check_email(email.strip())
     conversation.contact_email = email
-    notice = system_message(conversation, bot_messages().email_noted(email))
-    db.session.commit()
-    notify(conversation)
-    return notice
+    return announce(conversation, bot_messages().email_noted(email))

@@ -36,6 +36,15 @@ def system_message(conversation: Conversation, text: str, handoff: bool = False)
     return message
 
 
+def announce(conversation: Conversation, text: str, handoff: bool = False) -> Message:
+    """Tell the customer what is happening: the notice is committed with the caller's changes,
+    then everyone watching the conversation is woken."""
+    message = system_message(conversation, text, handoff)
+    db.session.commit()
+    notify(conversation)
+    return message
+
+
 def record_handoff(conversation: Conversation, reason: str) -> None:
     """Queue the conversation for a person (in the caller's transaction)."""
     conversation.status = next_status(conversation.status, Event.HAND_OFF)

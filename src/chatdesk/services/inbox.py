@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 from chatdesk.engine.guard import clean_text
 from chatdesk.engine.status import Event
 from chatdesk.engine.types import AnsweredBy
-from chatdesk.errors import Conflict, Forbidden, NotFound
+from chatdesk.errors import Conflict, Forbidden
 from chatdesk.extensions import db
-from chatdesk.services.handoff import bot_messages, change_status, notify, system_message
+from chatdesk.services.conversations import get_conversation
+from chatdesk.services.handoff import announce, bot_messages, change_status, notify
 from chatdesk.services.runtime import current_settings
 from chatdesk.store.models import Conversation, ConversationStatus, Message, Role, StaffRole, User, utcnow
 
@@ -65,13 +66,6 @@ def _waiting_seconds(conversation: Conversation, now: datetime) -> float | None:
     return round((now - conversation.handoff_at).total_seconds(), 1)
 
 
-def get_conversation(conversation_id: str) -> Conversation:
-    conversation = db.session.get(Conversation, conversation_id)
-    if conversation is None:
-        raise NotFound(f"There is no conversation {conversation_id!r}.", code="conversation_not_found")
-    return conversation
-
-
 def authors(messages: list[Message]) -> dict[int, User]:
     ids = {m.author_id for m in messages if m.author_id}
     return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
@@ -92,9 +86,7 @@ def claim(conversation_id: str, user: User) -> Conversation:
     change_status(conversation, Event.CLAIM)
     conversation.assigned_to_id = user.id
     conversation.claimed_at = utcnow()
-    system_message(conversation, bot_messages().agent_joined(user.display_name))
-    db.session.commit()
-    notify(conversation)
+    announce(conversation, bot_messages().agent_joined(user.display_name))
     return conversation
 
 
@@ -118,26 +110,25 @@ def reply(conversation_id: str, user: User, text: str) -> Message:
     return message
 
 
-def resolve(conversation_id: str, user: User) -> Conversation:
+def _leave_agent(conversation_id: str, user: User, event: str, action: str) -> Conversation:
+    """Resolve or release: only the holder (or an admin) may, while an agent has it."""
     conversation = get_conversation(conversation_id)
     if conversation.status == ConversationStatus.AGENT:
-        _require_holder(conversation, user, "be resolved")
-    change_status(conversation, Event.RESOLVE)
+        _require_holder(conversation, user, action)
+    change_status(conversation, event)
+    return conversation
+
+
+def resolve(conversation_id: str, user: User) -> Conversation:
+    conversation = _leave_agent(conversation_id, user, Event.RESOLVE, "be resolved")
     conversation.resolved_at = utcnow()
-    system_message(conversation, bot_messages().resolved)
-    db.session.commit()
-    notify(conversation)
+    announce(conversation, bot_messages().resolved)
     return conversation
 
 
 def release(conversation_id: str, user: User) -> Conversation:
     """Back to the bot: the agent is done, or the handoff was not needed."""
-    conversation = get_conversation(conversation_id)
-    if conversation.status == ConversationStatus.AGENT:
-        _require_holder(conversation, user, "be released")
-    change_status(conversation, Event.RELEASE)
+    conversation = _leave_agent(conversation_id, user, Event.RELEASE, "be released")
     conversation.assigned_to_id = None
-    system_message(conversation, bot_messages().back_to_bot)
-    db.session.commit()
-    notify(conversation)
+    announce(conversation, bot_messages().back_to_bot)
     return conversation

@@ -86,13 +86,20 @@ def ingest_files(
         if progress is not None:
             progress(path)
     if report.changed:
-        state.version += 1
-        state.embedding_model = embedder.name
-        state.updated_at = utcnow()
+        _new_version(state, embedder.name)
     db.session.commit()
     current_runtime().knowledge.invalidate()
     report.version = state.version
     return report
+
+
+def _new_version(state: KnowledgeBaseState, embedding_model: str | None = None) -> KnowledgeBaseState:
+    """The knowledge changed: caches keyed by the version and every process's index follow."""
+    state.version += 1
+    state.updated_at = utcnow()
+    if embedding_model is not None:
+        state.embedding_model = embedding_model
+    return state
 
 
 def _state() -> KnowledgeBaseState:
@@ -107,8 +114,7 @@ def reembed(embedder: Embedder) -> IngestReport:
     """Embed every stored article again with ``embedder`` (after a change of model)."""
     report = IngestReport(reembedded=_reembed_all(embedder))
     state = _state()
-    state.version += 1
-    state.embedding_model = embedder.name
+    _new_version(state, embedder.name)
     db.session.commit()
     current_runtime().knowledge.invalidate()
     report.version = state.version
@@ -181,9 +187,7 @@ def current_index() -> HybridIndex:
 
 def bump_version() -> int:
     """Mark the knowledge as changed (in the caller's transaction); caches and indexes follow."""
-    state = _state()
-    state.version += 1
-    state.updated_at = utcnow()
+    state = _new_version(_state())
     db.session.flush()
     return state.version
 

@@ -106,10 +106,6 @@ class KnowledgeIndexHolder:
         self._check_interval = check_interval
         self._checked_at = float("-inf")
 
-    @property
-    def loaded_version(self) -> int | None:
-        return self._knowledge.version if self._knowledge is not None else None
-
     def invalidate(self) -> None:
         self._checked_at = float("-inf")
 

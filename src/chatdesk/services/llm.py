@@ -34,15 +34,13 @@ def llm_config(settings: Settings) -> LLMConfig | None:
     )
 
 
-def llm_fingerprint(settings: Settings) -> str:
-    return fingerprint(llm_config(settings))
-
-
 class ProviderHolder:
     """Built lazily, so each forked server worker gets its own connections."""
 
     def __init__(self, settings: Settings) -> None:
         self._config = llm_config(settings)
+        #: What the LLM settings change in answers (part of the reply cache key).
+        self.fingerprint = fingerprint(self._config)
         self._provider: Provider | None = None
         self._built = False
 
