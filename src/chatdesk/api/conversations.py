@@ -94,7 +94,7 @@ def _wants_stream() -> bool:
 
 def _reply_events(conversation: Conversation, received: ReceivedMessage) -> Iterator[str]:
     yield sse({"message": _dump(received.message)}, "message", received.message.id)
-    if received.replayed or not received.needs_reply:
+    if received.settled:
         reply = received.reply
         if reply is not None:
             yield sse({"text": reply.text}, "delta")

@@ -20,16 +20,12 @@ bp = APIBlueprint("feedback", __name__, url_prefix="/api/v1",
                   abp_responses=ProblemResponses)
 bp.before_request(require_json_object)
 
-def _conversation_out(conversation_id: str) -> ConversationOut:
-    return conversation_out(conversations.authorize(conversation_id, bearer_token()))
-
-
 @bp.post("/messages/<message_id>/feedback", responses={200: ConversationOut},
          summary="Thumbs up or down on a bot reply")
 def rate_reply(path: MessagePath, body: FeedbackBody) -> Response:
     message, conversation = feedback.message_for_customer(path.message_id, bearer_token())
     feedback.rate_reply(message, conversation, body.rating, body.comment)
-    return json_response(_conversation_out(conversation.id), 200)
+    return json_response(conversation_out(conversation), 200)
 
 
 @bp.post("/conversations/<conversation_id>/csat", responses={200: ConversationOut},
@@ -37,7 +33,7 @@ def rate_reply(path: MessagePath, body: FeedbackBody) -> Response:
 def rate_conversation(path: ConversationPath, body: CsatBody) -> Response:
     conversation = conversations.authorize(path.conversation_id, bearer_token())
     feedback.rate_conversation(conversation, body.score, body.comment)
-    return json_response(_conversation_out(conversation.id), 200)
+    return json_response(conversation_out(conversation), 200)
 
 
 @bp.post("/conversations/<conversation_id>/contact", responses={200: ConversationOut},
@@ -45,7 +41,7 @@ def rate_conversation(path: ConversationPath, body: CsatBody) -> Response:
 def leave_contact(path: ConversationPath, body: ContactBody) -> Response:
     conversation = conversations.authorize(path.conversation_id, bearer_token())
     feedback.leave_contact_email(conversation, body.email)
-    return json_response(_conversation_out(conversation.id), 200)
+    return json_response(conversation_out(conversation), 200)
 
 
 @bp.get("/conversations/<conversation_id>/events",

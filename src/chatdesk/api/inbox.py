@@ -16,12 +16,11 @@ from chatdesk.api.staff_schemas import (
     StaffConversationOut,
     StaffMessageOut,
 )
-from chatdesk.extensions import db
 from chatdesk.services import conversations, inbox, streams
 from chatdesk.services.runtime import current_settings
 from chatdesk.services.staff import Permission
 from chatdesk.services.streams import SSE_HEADERS
-from chatdesk.store.models import Conversation, User
+from chatdesk.store.models import Conversation
 
 bp = APIBlueprint("inbox", __name__, url_prefix="/api/v1/inbox",
                   abp_tags=[Tag(name="inbox", description="Handed-off conversations, for agents")],
@@ -30,8 +29,8 @@ bp.before_request(require_json_object)
 
 def conversation_view(conversation: Conversation) -> StaffConversationOut:
     messages = conversations.messages_of(conversation)
-    assignee = db.session.get(User, conversation.assigned_to_id) if conversation.assigned_to_id else None
-    return StaffConversationOut.of(conversation, messages, inbox.authors(messages), assignee)
+    return StaffConversationOut.of(conversation, messages, inbox.authors(messages),
+                                   inbox.assignee(conversation))
 
 
 @bp.get("", responses={200: InboxOut}, summary="Conversations waiting for or with a person")

@@ -13,6 +13,7 @@ from flask import Blueprint, Response, request, stream_with_context
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 from werkzeug.exceptions import HTTPException
 
+from chatdesk.api.access import bearer_token
 from chatdesk.engine.types import Delta
 from chatdesk.errors import ChatdeskError, InvalidInput
 from chatdesk.services import api_keys, conversations
@@ -59,9 +60,7 @@ class ChatRequest(BaseModel):
 
 
 def _require_key() -> None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or api_keys.key_for(key.strip()) is None:
+    if api_keys.key_for(bearer_token()) is None:
         raise OpenAIError(401, "Incorrect or missing API key. Create one with `chatdesk keys create NAME`.",
                           code="invalid_api_key")
 
@@ -168,7 +167,8 @@ def _domain_error(error: ChatdeskError) -> Response:
 
 
 @bp.errorhandler(HTTPException)
-def _http_error(error: HTTPException) -> Response:
+def http_error(error: HTTPException) -> Response:
+    """Also the app's answer to an HTTP error anywhere under /v1/ (a 404 or 405 there, say)."""
     status = error.code or 500
     code = "request_too_large" if status == 413 else None
     return error_response(status, error.description or error.name, code=code)

@@ -11,6 +11,7 @@ from flask import Flask, Response, request
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 
+from chatdesk.api import openai_compat
 from chatdesk.errors import ChatdeskError
 
 log = structlog.get_logger(__name__)
@@ -68,9 +69,7 @@ def init_app(app: Flask) -> None:
     def _http_error(error: HTTPException) -> Response:
         status = error.code or 500
         if request.path.startswith("/v1/"):  # the OpenAI-compatible surface speaks OpenAI's errors
-            from chatdesk.api.openai_compat import error_response
-
-            return error_response(status, error.description or error.name)
+            return openai_compat.http_error(error)
         response = problem(status, error.name, error.description or error.name)
         if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]

@@ -98,7 +98,7 @@ def post_customer_message(
 ) -> PostedMessage:
     """Store the message first, then reply to it (unless a person has the conversation)."""
     received = receive_message(conversation, text, idempotency_key)
-    if received.replayed or not received.needs_reply:
+    if received.settled:
         return received
     reply = _bot_reply(conversation, received.message)
     return PostedMessage(received.message, store_reply(conversation, received.message, reply,
@@ -128,6 +128,11 @@ def answer_stateless(question: str, history: list[tuple[str, str]], channel: str
 class ReceivedMessage(PostedMessage):
     needs_reply: bool = False
     started: float = 0.0
+
+    @property
+    def settled(self) -> bool:
+        """Nothing left to do: a retry of an earlier message, or a person has the conversation."""
+        return self.replayed or not self.needs_reply
 
 
 def receive_message(conversation: Conversation, text: str,

@@ -71,8 +71,12 @@ def authors(messages: list[Message]) -> dict[int, User]:
     return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))} if ids else {}
 
 
+def assignee(conversation: Conversation) -> User | None:
+    return db.session.get(User, conversation.assigned_to_id) if conversation.assigned_to_id else None
+
+
 def _holder_name(conversation: Conversation) -> str:
-    holder = db.session.get(User, conversation.assigned_to_id) if conversation.assigned_to_id else None
+    holder = assignee(conversation)
     return holder.display_name if holder else "another agent"
 
 

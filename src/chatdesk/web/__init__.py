@@ -30,20 +30,24 @@ def _heading_ids(page: str) -> str:
     return re.sub(r"<(h[23])>(.*?)</h[23]>", add_id, page)
 
 
+@bp.context_processor
+def _company() -> dict[str, str]:
+    return {"company": current_settings().company_name}
+
+
 @bp.get("/")
 def chat() -> str:
-    return render_template("chat.html", company=current_settings().company_name)
+    return render_template("chat.html")
 
 
 @bp.get("/console")
 def console() -> str:
-    return render_template("console.html", company=current_settings().company_name)
+    return render_template("console.html")
 
 
 @bp.get("/kb")
 def articles() -> str:
-    return render_template("articles.html", company=current_settings().company_name,
-                           documents=knowledge.list_documents())
+    return render_template("articles.html", documents=knowledge.list_documents())
 
 
 @bp.get("/kb/<slug>")
@@ -53,8 +57,7 @@ def article(slug: str) -> str:
         abort(404, f"There is no article {slug!r}.")
     body = document.body if document.format != "text" else document.body.replace("\n", "  \n")
     rendered = _heading_ids(_markdown.render(body)) if document.format != "html" else None
-    return render_template("article.html", company=current_settings().company_name,
-                           document=document, html=rendered)
+    return render_template("article.html", document=document, html=rendered)
 
 
 def init_app(app: Flask) -> None:
