@@ -90,7 +90,7 @@ def _configure(app: OpenAPI, settings: Settings) -> None:
 
 def _engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 10}}
+        return {}  # its waiting is set with the other pragmas (store/sqlite.py)
     return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10, "pool_recycle": 1800}
 
 

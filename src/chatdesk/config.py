@@ -117,7 +117,7 @@ class Settings(BaseSettings):
 
     @property
     def models_path(self) -> Path:
-        """Model files: the ONNX export of the embedder, trained intent models."""
+        """The embedder's ONNX export (intent models live in the instance's ``intent-models``)."""
         return self.models_dir or self.instance_path / "models"
 
     def resolved_secret_key(self) -> str:

@@ -16,12 +16,15 @@ from rich.table import Table
 
 from chatdesk.cli.schema import require_current_schema
 from chatdesk.errors import ChatdeskError
+from chatdesk.extensions import db
 from chatdesk.nlu import (
     IntentDataError,
-    IntentModelError,
     TrainingConfig,
+    evaluate_model,
     format_evaluation,
+    make_dataset,
     read_intents_csv,
+    write_report,
 )
 from chatdesk.services import intent_models
 from chatdesk.services.intent_models import IntentRules
@@ -49,10 +52,10 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, int, int], None]]:
         yield report
 
 
-def _dataset(path: Path, text_column: str, label_column: str, min_intents: int = 2) -> Any:
+def _dataset(path: Path, text_column: str, label_column: str) -> Any:
+    """One file's examples; a single intent is fine here (the training set as a whole is checked)."""
     try:
-        return read_intents_csv(path, text_column=text_column, label_column=label_column,
-                                min_intents=min_intents)
+        return read_intents_csv(path, text_column=text_column, label_column=label_column, min_intents=1)
     except IntentDataError as error:
         raise BadInput(str(error)) from None
 
@@ -93,8 +96,8 @@ def train_command(data_paths: tuple[Path, ...], eval_path: Path | None, response
     settings = current_settings()
     # Files after the first may be empty (an export with nothing new to learn yet).
     extra = [p for p in data_paths[1:] if _has_examples(p)]
-    dataset = _combined([_dataset(p, text_column, label_column, 1) for p in (data_paths[0], *extra)])
-    evaluation_data = _dataset(eval_path, text_column, label_column, 1) if eval_path else None
+    dataset = _combined([_dataset(p, text_column, label_column) for p in (data_paths[0], *extra)])
+    evaluation_data = _dataset(eval_path, text_column, label_column) if eval_path else None
     try:
         rules = IntentRules.read(responses_path) if responses_path else None
     except ChatdeskError as error:
@@ -135,8 +138,6 @@ def _has_examples(path: Path) -> bool:
 
 
 def _combined(datasets: list[Any]) -> Any:
-    from chatdesk.nlu import make_dataset
-
     try:
         return make_dataset([t for d in datasets for t in d.texts], [lb for d in datasets for lb in d.labels],
                             source=" + ".join(d.source for d in datasets))
@@ -159,19 +160,17 @@ def _figures(values: dict[str, Any]) -> str:
 def evaluate_command(data_path: Path, version: str | None, report_dir: Path | None, text_column: str,
                      label_column: str, oos_label: str | None, as_json: bool) -> None:
     """Score a model version on a labelled CSV."""
-    from chatdesk.extensions import db
-    from chatdesk.nlu import evaluate_model, write_report
 
     require_current_schema()
     settings = current_settings()
-    dataset = _dataset(data_path, text_column, label_column, 1)
+    dataset = _dataset(data_path, text_column, label_column)
     version = version or intent_models.active_version(db.session())
     if version is None:
         raise BadInput("No model version is active: pass --model VERSION (see `chatdesk models list`).")
     try:
         serving = intent_models.load_version(settings, version, current_runtime().embedder())
-    except (ChatdeskError, IntentModelError) as error:
-        raise BadInput(getattr(error, "detail", str(error))) from None
+    except ChatdeskError as error:
+        raise BadInput(error.detail) from None
     with _progress(not as_json) as progress:
         evaluation = evaluate_model(serving.model, dataset, oos_label, progress=progress)
     if report_dir is not None:
@@ -222,6 +221,6 @@ def activate_command(version: str) -> None:
     require_current_schema()
     try:
         intent_models.activate(current_settings(), version, current_runtime().embedder())
-    except (ChatdeskError, IntentModelError) as error:
-        raise BadInput(getattr(error, "detail", str(error))) from None
+    except ChatdeskError as error:
+        raise BadInput(error.detail) from None
     click.echo(f"Version {version} is active.")

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from chatdesk.nlu.errors import EmbedderMismatch, IntentModelError, UntrustedArtifact
+from chatdesk.nlu.errors import IntentModelError, UntrustedArtifact
 from chatdesk.nlu.features import FeatureSpec, vectorizer_from_parts, vectorizer_parts
-from chatdesk.nlu.model import IntentModel, ModelState
+from chatdesk.nlu.model import IntentModel, ModelState, check_embedder
 from chatdesk.nlu.outofscope import OutOfScopeRule
 from chatdesk.retrieval.embedding import Embedder
 
@@ -199,11 +199,7 @@ def load_model(directory: Path | str, embedder: Embedder) -> IntentModel:
     """Load a saved model for ``embedder``, refusing another embedder, a modified file or untrusted types."""
     directory = Path(directory)
     metadata = read_metadata(directory)
-    if metadata.get("embedder") != embedder.name:
-        raise EmbedderMismatch(
-            f"the intent model in {directory} was trained on {metadata.get('embedder')!r} embeddings but the "
-            f"embedder given is {embedder.name!r}; use the same embedding backend or train the model again",
-            trained_with=metadata.get("embedder"), given=embedder.name)
+    check_embedder(metadata.get("embedder"), embedder, f"the intent model in {directory}")
     model_file = directory / MODEL_FILE
     if not model_file.is_file():
         raise IntentModelError(f"{model_file} is missing")

@@ -74,15 +74,20 @@ class ModelState:
         return result
 
 
+def check_embedder(trained_with: str | None, embedder: Embedder, subject: str = "this intent model") -> None:
+    """A model's weights only mean something for the embedder it was trained with."""
+    if embedder.name != trained_with:
+        raise EmbedderMismatch(
+            f"{subject} was trained on {trained_with!r} embeddings but the embedder given is "
+            f"{embedder.name!r}; use the same embedding backend or train the model again",
+            trained_with=trained_with, given=embedder.name)
+
+
 class IntentModel:
     """A :class:`ModelState` with its embedder: predicts intents for one message or many."""
 
     def __init__(self, state: ModelState, embedder: Embedder, metadata: dict[str, Any] | None = None) -> None:
-        if embedder.name != state.embedder_name:
-            raise EmbedderMismatch(
-                f"this intent model was trained on {state.embedder_name!r} embeddings but the embedder "
-                f"given is {embedder.name!r}; use the same embedding backend or train the model again",
-                trained_with=state.embedder_name, given=embedder.name)
+        check_embedder(state.embedder_name, embedder)
         self.state = state
         self.embedder = embedder
         self.metadata: dict[str, Any] = metadata or {}

@@ -6,8 +6,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-from matplotlib.colors import PowerNorm
-from matplotlib.figure import Figure
 
 from chatdesk.nlu.metrics import Evaluation
 
@@ -47,6 +45,10 @@ def plot_confusion(evaluation: Evaluation, path: Path | str, title: str = "Confu
 
     A power-law colour scale keeps the rare confusions visible next to the diagonal.
     """
+    # matplotlib only for the picture: a server never draws one, so it never pays for the import.
+    from matplotlib.colors import PowerNorm
+    from matplotlib.figure import Figure
+
     path = Path(path)
     labels = evaluation.labels
     counts = evaluation.confusion

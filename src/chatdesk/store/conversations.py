@@ -26,7 +26,6 @@ class ConversationStatus:
     WAITING = "waiting"
     AGENT = "agent"
     RESOLVED = "resolved"
-    ALL = (BOT, WAITING, AGENT, RESOLVED)
 
 
 class Role:
