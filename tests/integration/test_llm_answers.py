@@ -75,6 +75,17 @@ def test_a_grounded_answer_with_its_citations_and_usage(client: FlaskClient,
         assert stored is not None and (stored.prompt_tokens, stored.completion_tokens) == (321, 23)
 
 
+def test_emails_and_phone_numbers_never_reach_the_llm(client: FlaskClient,
+                                                     fake_openai: FakeOpenAIServer) -> None:
+    fake_openai.queue(GROUNDED, GROUNDED)
+    chat = open_chat(client)
+    chat.ask("I'm jo.bloggs@example.com, phone +44 7700 900123. Do you deliver abroad?")
+    chat.ask(QUESTION)
+    sent = json.dumps([request.messages for request in fake_openai.chat_requests])
+    assert "jo.bloggs@example.com" not in sent and "7700 900123" not in sent
+    assert "[email]" in sent and "[phone]" in sent
+
+
 def test_history_is_trimmed_to_the_token_budget(tmp_path: Path, demo_sqlite: Path,
                                                 fake_openai: FakeOpenAIServer) -> None:
     app = llm_app(tmp_path, demo_sqlite, fake_openai.base_url, llm_history_tokens=60,

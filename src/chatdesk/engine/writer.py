@@ -13,6 +13,7 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from chatdesk.engine.guard import redact_pii
 from chatdesk.engine.telemetry import Telemetry
 from chatdesk.engine.types import Answer, AnsweredBy, Source
 from chatdesk.llm import (
@@ -57,10 +58,11 @@ class LLMWriter:
 
     def _prompt(self, question: str, hits: Sequence[Hit],
                 history: Sequence[tuple[str, str]]) -> GroundedPrompt:
-        turns = [HistoryTurn(role, text) for role, text in history  # type: ignore[arg-type]
+        # The customer's emails and phone numbers stay with us: the LLM sees placeholders.
+        turns = [HistoryTurn(role, redact_pii(text)) for role, text in history  # type: ignore[arg-type]
                  if role in HISTORY_ROLES]
-        return build_prompt(question, [passage_of(h) for h in hits[: self.config.passages]], turns,
-                            config=self.config.prompt)
+        return build_prompt(redact_pii(question), [passage_of(h) for h in hits[: self.config.passages]],
+                            turns, config=self.config.prompt)
 
     def write(self, question: str, hits: Sequence[Hit], history: Sequence[tuple[str, str]],
               sources: dict[str, Source]) -> Answer:
