@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Response
 from flask_openapi3 import Info, OpenAPI
+from sqlalchemy import make_url
 
 from chatdesk import api, web
 from chatdesk.api.problems import validation_problem
@@ -19,6 +20,7 @@ from chatdesk.store import sqlite
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 MAX_BODY_BYTES = 1 << 20
+SQLITE_POOL_SIZE = 32
 
 SECURITY_SCHEMES: dict[str, Any] = {
     "conversationToken": {
@@ -90,8 +92,15 @@ def _configure(app: OpenAPI, settings: Settings) -> None:
 
 def _engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
-        return {}  # its waiting is set with the other pragmas (store/sqlite.py)
+        # Its waiting is set with the other pragmas (store/sqlite.py). A connection to a file is
+        # cheap to keep and costly to open (four pragmas), and under gevent many requests of one
+        # worker hold one at once: keep enough that they are reused instead of opened and closed.
+        return {"pool_size": SQLITE_POOL_SIZE, "max_overflow": 4 * SQLITE_POOL_SIZE} if _is_file(url) else {}
     return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10, "pool_recycle": 1800}
+
+
+def _is_file(sqlite_url: str) -> bool:
+    return make_url(sqlite_url).database not in (None, "", ":memory:")
 
 
 def _cache_config(settings: Settings) -> dict[str, Any]:

@@ -7,6 +7,7 @@ linear model weighs the two parts as validation says.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -83,6 +84,58 @@ def vectorizer_from_parts(parts: list[dict[str, Any]]) -> FeatureUnion:
         vectorizer.idf_ = np.asarray(part["idf"], dtype=np.float64)
         transformers.append((str(part["name"]), vectorizer))
     return FeatureUnion(transformers)
+
+
+class TfidfApplier:
+    """A fitted union of TF-IDF vectorizers, applied to a few texts at a time.
+
+    The same numbers as ``union.transform`` (to float32 rounding), from the vectorizers' own
+    analyzers, vocabularies and IDF weights, without scikit-learn's per-call input checks and job
+    dispatch, which cost more than the arithmetic on one short message (0.7 ms against 0.25 ms).
+    """
+
+    def __init__(self, union: FeatureUnion) -> None:
+        self._parts: list[tuple[Callable[[str], list[str]], dict[str, int], np.ndarray | None, bool, bool,
+                                str | None, int]] = []
+        offset = 0
+        for _, vectorizer in union.transformer_list:
+            idf = np.asarray(vectorizer.idf_, dtype=np.float64) if vectorizer.use_idf else None
+            self._parts.append((vectorizer.build_analyzer(), vectorizer.vocabulary_, idf, vectorizer.binary,
+                                vectorizer.sublinear_tf, vectorizer.norm, offset))
+            offset += len(vectorizer.vocabulary_)
+        self.width = offset
+
+    def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
+        indptr = [0]
+        stored = 0
+        columns: list[np.ndarray] = []
+        values: list[np.ndarray] = []
+        for text in texts:
+            for analyze, vocabulary, idf, binary, sublinear, norm, offset in self._parts:
+                counts = Counter(index for index in map(vocabulary.get, analyze(text)) if index is not None)
+                if not counts:
+                    continue
+                found = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+                weights = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+                if binary:
+                    weights[:] = 1.0
+                elif sublinear:
+                    weights = np.log(weights) + 1.0
+                if idf is not None:
+                    weights *= idf[found]
+                if norm in ("l1", "l2"):
+                    size = np.abs(weights).sum() if norm == "l1" else np.sqrt(weights @ weights)
+                    if size > 0:
+                        weights /= size
+                columns.append(found + offset)
+                values.append(weights)
+                stored += len(found)
+            indptr.append(stored)
+        data = np.concatenate(values).astype(np.float32) if values else np.zeros(0, dtype=np.float32)
+        indices = np.concatenate(columns) if columns else np.zeros(0, dtype=np.int64)
+        matrix = sp.csr_matrix((data, indices, np.asarray(indptr)), shape=(len(texts), self.width))
+        matrix.sort_indices()
+        return matrix
 
 
 def feature_matrix(spec: FeatureSpec, tfidf: sp.csr_matrix | None,

@@ -13,12 +13,11 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn import config_context
 from sklearn.pipeline import FeatureUnion
 
 from chatdesk.nlu.calibration import probabilities
 from chatdesk.nlu.errors import EmbedderMismatch
-from chatdesk.nlu.features import FeatureSpec
+from chatdesk.nlu.features import FeatureSpec, TfidfApplier
 from chatdesk.nlu.outofscope import OutOfScopeRule, neighbour_similarity
 from chatdesk.retrieval.embedding import Embedder
 
@@ -91,6 +90,7 @@ class IntentModel:
         self.state = state
         self.embedder = embedder
         self.metadata: dict[str, Any] = metadata or {}
+        self._tfidf = TfidfApplier(state.vectorizer).transform if state.vectorizer is not None else None
 
     @property
     def embedder_name(self) -> str:
@@ -108,20 +108,10 @@ class IntentModel:
     def oos_label(self) -> str | None:
         return self.state.oos_label
 
-    def _tfidf(self, texts: Sequence[str]) -> sp.csr_matrix | None:
-        if self.state.vectorizer is None:
-            return None
-        # The vectorizers were fitted by us and the input is a list of strings: scikit-learn's
-        # input checks and the union's job dispatch cost more than the transform itself on one
-        # short message, so each part is applied directly (the union has no weights).
-        with config_context(assume_finite=True, skip_parameter_validation=True):
-            parts = [part.transform(texts) for _, part in self.state.vectorizer.transformer_list]
-        matrix: sp.csr_matrix = sp.hstack(parts, format="csr")
-        return matrix
-
     def _predict_vectors(self, texts: Sequence[str], embeddings: np.ndarray, top_k: int) -> list[Prediction]:
         state = self.state
-        probs = probabilities(state.scores(self._tfidf(texts), embeddings), state.temperature)
+        tfidf = self._tfidf(texts) if self._tfidf is not None else None
+        probs = probabilities(state.scores(tfidf, embeddings), state.temperature)
         similarity = neighbour_similarity(embeddings, state.reference, state.rule.neighbours)
         best = probs.argmax(axis=1)
         confidence = probs[np.arange(len(best)), best]
