@@ -154,6 +154,26 @@ def test_release_gives_the_conversation_back_to_the_bot(client: FlaskClient, sta
     assert customer.ask("How do I reset my password?")["answered_by"] == "retrieval"
 
 
+def test_disabling_an_agent_puts_their_conversations_back_in_the_queue(
+        client: FlaskClient, staff: StaffAuth) -> None:
+    admin = staff.headers("admin")
+    sam, kim = staff.user("agent", "sam@example.com", "Sam"), staff.user("agent", "kim@example.com")
+    customer = open_chat(client)
+    customer.ask("talk to a human please")
+    client.post(f"/api/v1/inbox/{customer.id}/claim", headers=sam)
+    sam_id = next(u["id"] for u in client.get("/api/v1/users", headers=admin).get_json()
+                  if u["email"] == "sam@example.com")
+
+    assert client.patch(f"/api/v1/users/{sam_id}", json={"active": False}, headers=admin).status_code == 200
+    conversation = customer.get()
+    assert conversation["status"] == "waiting"  # not left with nobody to answer
+    notice = conversation["messages"][-1]
+    assert notice["role"] == "system" and "Sam is no longer available" in notice["text"]
+    queued = client.get("/api/v1/inbox?status=waiting", headers=kim).get_json()["conversations"]
+    assert any(item["id"] == customer.id and item["assigned_to"] is None for item in queued)
+    assert client.post(f"/api/v1/inbox/{customer.id}/claim", headers=kim).status_code == 200
+
+
 def test_two_thumbs_down_in_a_row_hand_off(client: FlaskClient) -> None:
     customer = open_chat(client)
     first = customer.ask("How do I reset my password?")

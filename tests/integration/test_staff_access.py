@@ -84,6 +84,15 @@ def test_a_disabled_account_cannot_sign_in_and_its_token_stops_working(
     assert sign_in(client, "agent@example.com", StaffAuth.PASSWORD)[0] == 401
 
 
+def test_an_admin_cannot_disable_their_own_account(client: FlaskClient, staff: StaffAuth) -> None:
+    admin = staff.headers("admin")
+    me = next(u for u in client.get("/api/v1/users", headers=admin).get_json() if u["role"] == "admin")
+    refused = client.patch(f"/api/v1/users/{me['id']}", json={"active": False}, headers=admin)
+    assert refused.status_code == 409 and refused.mimetype == "application/problem+json"
+    assert refused.get_json()["code"] == "cannot_disable_self"
+    assert client.get("/api/v1/users", headers=admin).status_code == 200  # still an admin
+
+
 def _token(app: Flask, user_id: int, **changes: object) -> str:
     now = datetime.now(UTC)
     claims = {"sub": str(user_id), "role": "admin", "typ": "staff", "iat": now,

@@ -10,6 +10,7 @@ from chatdesk.errors import Conflict
     ("bot", Event.CLAIM, "agent"),
     ("agent", Event.RESOLVE, "resolved"),
     ("agent", Event.RELEASE, "bot"),
+    ("agent", Event.REQUEUE, "waiting"),  # its agent's account was disabled
     ("resolved", Event.REOPEN, "bot"),
 ])
 def test_the_allowed_moves(current: str, event: str, after: str) -> None:
@@ -23,6 +24,8 @@ def test_the_allowed_moves(current: str, event: str, after: str) -> None:
     ("waiting", Event.HAND_OFF),
     ("agent", Event.HAND_OFF),
     ("bot", Event.REOPEN),
+    ("resolved", Event.REQUEUE),
+    ("waiting", Event.REQUEUE),
 ])
 def test_everything_else_is_refused(current: str, event: str) -> None:
     with pytest.raises(Conflict):

@@ -54,5 +54,5 @@ def create_user(body: UserBody) -> Response:
 @bp.patch("/users/<int:user_id>", responses={200: UserOut}, security=STAFF_SECURITY,
           summary="Enable or disable a staff account (admin)")
 def update_user(path: UserPath, body: UserPatch) -> Response:
-    staff_user(staff.Permission.USERS)
-    return json_response(UserOut.of(staff.set_active(path.user_id, body.active)), 200)
+    admin = staff_user(staff.Permission.USERS)
+    return json_response(UserOut.of(staff.set_active(path.user_id, body.active, by=admin)), 200)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chatdesk.api.schemas import MessageOut
 from chatdesk.services.inbox import InboxItem
+from chatdesk.services.staff import MIN_PASSWORD
 from chatdesk.store.models import Conversation, CuratedAnswer, Message, User
 
 
@@ -43,9 +44,9 @@ class TokenOut(BaseModel):
 
 
 class UserBody(_Strict):
-    email: str = Field(min_length=3, max_length=320)
+    email: str = Field(min_length=3, max_length=320, json_schema_extra={"format": "email"})
     role: Literal["agent", "admin", "analyst"]
-    password: str = Field(min_length=1, max_length=1000)
+    password: str = Field(min_length=MIN_PASSWORD, max_length=1000)
     name: str = Field(default="", max_length=200)
 
 

@@ -40,6 +40,10 @@ class BotMessages:
     def agent_joined(self, name: str) -> str:
         return f"{name} from the {self.company_name} team has joined the conversation."
 
+    def agent_left(self, name: str, back_at: str | None = None) -> str:
+        return (f"{name} is no longer available, so your conversation is back in the queue for "
+                f"the {self.company_name} team. {self.team_notice(back_at)}")
+
     @property
     def back_to_bot(self) -> str:
         return f"You're chatting with the {self.company_name} assistant again."

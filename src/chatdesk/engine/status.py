@@ -12,6 +12,7 @@ class Event:
     RELEASE = "release"
     RESOLVE = "resolve"
     REOPEN = "reopen"
+    REQUEUE = "requeue"  # the agent who had it can no longer answer (their account was disabled)
 
 
 # (from, event) → to. Anything else is refused: a resolved conversation, for instance, can
@@ -24,6 +25,7 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (S.WAITING, Event.RELEASE): S.BOT,
     (S.WAITING, Event.RESOLVE): S.RESOLVED,
     (S.AGENT, Event.RELEASE): S.BOT,
+    (S.AGENT, Event.REQUEUE): S.WAITING,
     (S.AGENT, Event.RESOLVE): S.RESOLVED,
     (S.RESOLVED, Event.REOPEN): S.BOT,
 }

@@ -13,7 +13,7 @@ from chatdesk.engine.types import AnsweredBy
 from chatdesk.errors import Conflict, Forbidden
 from chatdesk.extensions import db
 from chatdesk.services.conversations import get_conversation
-from chatdesk.services.handoff import announce, bot_messages, change_status, notify
+from chatdesk.services.handoff import announce, bot_messages, change_status, notify, team_back_at
 from chatdesk.services.runtime import current_settings
 from chatdesk.store.models import Conversation, ConversationStatus, Message, Role, StaffRole, User, utcnow
 
@@ -128,6 +128,18 @@ def resolve(conversation_id: str, user: User) -> Conversation:
     conversation.resolved_at = utcnow()
     announce(conversation, bot_messages().resolved)
     return conversation
+
+
+def requeue_held_by(user: User) -> list[Conversation]:
+    """The conversations ``user`` holds go back to the queue (their account is being disabled):
+    the customers are told, and the team sees them waiting again, first in line as before."""
+    held = list(db.session.scalars(select(Conversation).where(
+        Conversation.status == ConversationStatus.AGENT, Conversation.assigned_to_id == user.id)))
+    for conversation in held:
+        change_status(conversation, Event.REQUEUE)
+        conversation.assigned_to_id = None
+        announce(conversation, bot_messages().agent_left(user.display_name, team_back_at()))
+    return held
 
 
 def release(conversation_id: str, user: User) -> Conversation:

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from chatdesk.engine.guard import check_email
 from chatdesk.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from chatdesk.extensions import db
+from chatdesk.services.inbox import requeue_held_by
 from chatdesk.services.runtime import current_settings
 from chatdesk.store.models import StaffRole, User, utcnow
 
@@ -66,10 +67,16 @@ def list_users() -> list[User]:
     return list(db.session.scalars(select(User).order_by(User.email)))
 
 
-def set_active(user_id: int, active: bool) -> User:
+def set_active(user_id: int, active: bool, by: User) -> User:
+    """Enable or disable an account. Nobody disables their own (so an admin always remains), and
+    a disabled agent's conversations go back to the queue instead of waiting on nobody."""
     user = db.session.get(User, user_id)
     if user is None:
         raise NotFound(f"There is no user {user_id}.", code="user_not_found")
+    if not active and user.active:
+        if user.id == by.id:
+            raise Conflict("You cannot disable your own account.", code="cannot_disable_self")
+        requeue_held_by(user)
     user.active = active
     db.session.commit()
     return user
