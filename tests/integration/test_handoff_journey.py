@@ -93,6 +93,14 @@ def test_resume_with_last_event_id(app: Flask, client: FlaskClient) -> None:
     assert resumed[0] == "Can I pay with PayPal?"
 
 
+@pytest.mark.parametrize("last", ["99999999999999999999", "²", "x"])
+def test_a_last_event_id_that_is_not_a_message_id_is_refused(client: FlaskClient, last: str) -> None:
+    customer = open_chat(client)
+    response = client.get(f"/api/v1/conversations/{customer.id}/events?token={customer.token}",
+                          headers={"Last-Event-ID": last})
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+
+
 def test_an_event_stream_needs_the_conversations_token(app: Flask, client: FlaskClient) -> None:
     customer, other = open_chat(client), open_chat(client)
     assert client.get(f"/api/v1/conversations/{customer.id}/events").status_code == 401

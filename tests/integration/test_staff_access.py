@@ -217,3 +217,22 @@ def test_customer_tokens_open_no_staff_route(client: FlaskClient) -> None:
         url = path.format(cid=customer.id, mid="1")
         response = client.open(url, method=method, headers=customer.headers, json=body)
         assert response.status_code == 401, (method, url)
+
+
+@pytest.mark.parametrize(("method", "url", "body"), [
+    ("GET", "/api/v1/inbox?offset=117636344834178809856", None),
+    ("PATCH", "/api/v1/users/99999999999999999999", {"active": True}),
+    ("GET", "/api/v1/answers/99999999999999999999", None),
+])
+def test_numbers_beyond_any_id_are_invalid_input(client: FlaskClient, staff: StaffAuth, method: str,
+                                                 url: str, body: dict[str, bool] | None) -> None:
+    response = client.open(url, method=method, headers=staff.headers("admin"), json=body)
+    assert response.status_code == 422 and response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize("message_id", ["99999999999999999999", "²", "١٢"])
+def test_message_ids_that_are_not_plain_numbers_are_not_found(
+        client: FlaskClient, staff: StaffAuth, message_id: str) -> None:
+    response = client.post(f"/api/v1/messages/{message_id}/correction", json={"answer": "x"},
+                           headers=staff.headers("agent"))
+    assert response.status_code == 404 and response.get_json()["code"] == "message_not_found"

@@ -8,7 +8,7 @@ from flask import Response, stream_with_context
 from flask_openapi3 import APIBlueprint, Tag
 
 from chatdesk.api.access import STAFF_SECURITY, staff_user
-from chatdesk.api.problems import ProblemResponses, json_response
+from chatdesk.api.problems import ProblemResponses, documented, json_response
 from chatdesk.api.staff_schemas import AnalyticsQuery, ExportQuery
 from chatdesk.errors import InvalidInput
 from chatdesk.services import analytics, export
@@ -22,7 +22,9 @@ bp = APIBlueprint("analytics", __name__, url_prefix="/api/v1",
 DEFAULT_PERIOD = timedelta(days=30)
 
 
-@bp.get("/analytics/summary", summary="Containment, handoffs, CSAT, feedback, intents, unanswered questions")
+@bp.get("/analytics/summary", summary="Containment, handoffs, CSAT, feedback, intents, unanswered questions",
+        responses={200: documented("The metrics of the period (defined in docs/agents.md)",
+                                   schema={"type": "object"})})
 def summary(query: AnalyticsQuery) -> Response:
     staff_user(Permission.ANALYTICS)
     until = query.until or utcnow()
@@ -34,7 +36,8 @@ def summary(query: AnalyticsQuery) -> Response:
     return json_response(analytics.summary(since, until), 200)
 
 
-@bp.get("/export/conversations", summary="Conversations as PII-redacted JSON lines")
+@bp.get("/export/conversations", summary="Conversations as PII-redacted JSON lines",
+        responses={200: documented("One conversation per line", "application/x-ndjson")})
 def export_conversations(query: ExportQuery) -> Response:
     staff_user(Permission.EXPORT)
     since = query.since

@@ -7,13 +7,14 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from chatdesk.api.access import TOKEN_SECURITY, bearer_token
 from chatdesk.api.conversations import conversation_out
-from chatdesk.api.problems import ProblemResponses, json_response, require_json_object
+from chatdesk.api.problems import EVENT_STREAM, ProblemResponses, json_response, require_json_object
 from chatdesk.api.schemas import ConversationOut, ConversationPath, MessageOut
 from chatdesk.api.staff_schemas import ContactBody, CsatBody, FeedbackBody, MessagePath
 from chatdesk.errors import InvalidInput
 from chatdesk.services import conversations, feedback, streams
 from chatdesk.services.runtime import current_settings
 from chatdesk.services.streams import SSE_HEADERS
+from chatdesk.store.base import parse_id
 
 bp = APIBlueprint("feedback", __name__, url_prefix="/api/v1",
                   abp_tags=[Tag(name="conversations")], abp_security=TOKEN_SECURITY,
@@ -44,14 +45,14 @@ def leave_contact(path: ConversationPath, body: ContactBody) -> Response:
     return json_response(conversation_out(conversation), 200)
 
 
-@bp.get("/conversations/<conversation_id>/events",
+@bp.get("/conversations/<conversation_id>/events", responses={200: EVENT_STREAM},
         summary="Server-sent events: new messages (agent replies too) and status; honours Last-Event-ID")
 def events(path: ConversationPath) -> Response:
     conversation = conversations.authorize(path.conversation_id, bearer_token(query_parameter="token"))
-    last = request.headers.get("Last-Event-ID") or request.args.get("after") or "0"
-    if not last.isdigit():
+    last = parse_id(request.headers.get("Last-Event-ID") or request.args.get("after") or "0")
+    if last is None:
         raise InvalidInput("Last-Event-ID must be a message id.",
                            errors=[{"loc": ["header", "Last-Event-ID"], "msg": "not a message id"}])
-    stream = streams.conversation_events(conversation.id, int(last), current_settings().sse_heartbeat,
+    stream = streams.conversation_events(conversation.id, last, current_settings().sse_heartbeat,
                                          lambda m: MessageOut.of(m).model_dump(mode="json"))
     return Response(stream_with_context(stream), mimetype="text/event-stream", headers=SSE_HEADERS)

@@ -6,7 +6,7 @@ from flask import Response, stream_with_context
 from flask_openapi3 import APIBlueprint, Tag
 
 from chatdesk.api.access import STAFF_SECURITY, staff_user
-from chatdesk.api.problems import ProblemResponses, json_response, require_json_object
+from chatdesk.api.problems import EVENT_STREAM, ProblemResponses, json_response, require_json_object
 from chatdesk.api.schemas import ConversationPath
 from chatdesk.api.staff_schemas import (
     AgentReplyBody,
@@ -40,7 +40,8 @@ def list_inbox(query: InboxQuery) -> Response:
     return json_response(InboxOut(conversations=[InboxItemOut.of(i) for i in items]), 200)
 
 
-@bp.get("/events", summary="Server-sent events: a signal whenever a conversation changes")
+@bp.get("/events", summary="Server-sent events: a signal whenever a conversation changes",
+        responses={200: EVENT_STREAM})
 def inbox_events() -> Response:
     staff_user(Permission.INBOX_READ, query_parameter="access_token")
     stream = streams.inbox_events(current_settings().sse_heartbeat)

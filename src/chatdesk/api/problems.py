@@ -91,9 +91,22 @@ class ProblemOut(BaseModel):
     detail: str
 
 
+def documented(description: str, media_type: str = "application/json",
+               schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A response the OpenAPI document describes by hand: a stream, plain text, a list."""
+    return {"description": description, "content": {media_type: {"schema": schema or {}}}}
+
+
+EVENT_STREAM = documented("Server-sent events (JSON data), until the client goes away", "text/event-stream")
+
+
+def problem_documented(title: str) -> dict[str, Any]:
+    return documented(title, PROBLEM_JSON, ProblemOut.model_json_schema())
+
+
 ProblemResponses: dict[str | int | HTTPStatus, type[BaseModel] | dict[Any, Any] | None] = {
-    status: {"description": title, "content": {PROBLEM_JSON: {"schema": ProblemOut.model_json_schema()}}}
+    status: problem_documented(title)
     for status, title in [(400, "Bad request"), (401, "Unauthorized"), (403, "Forbidden"),
-                          (404, "Not found"), (415, "Unsupported media type"),
-                          (422, "Invalid input")]
+                          (404, "Not found"), (409, "Conflict with the current state"),
+                          (415, "Unsupported media type"), (422, "Invalid input")]
 }

@@ -11,6 +11,10 @@ from chatdesk.store.models import Conversation, Message
 
 
 class _EmptyBodyAllowed(BaseModel):
+    """A body that may be left out altogether (every field has a default)."""
+
+    model_config = ConfigDict(openapi_extra={"required": False})  # type: ignore[typeddict-unknown-key]
+
     @model_validator(mode="before")
     @classmethod
     def _none_is_empty(cls, data: Any) -> Any:

@@ -6,7 +6,13 @@ from flask import Response, request
 from flask_openapi3 import APIBlueprint, Tag
 
 from chatdesk.api.access import STAFF_SECURITY, staff_user
-from chatdesk.api.problems import ProblemResponses, json_response, require_json_object
+from chatdesk.api.problems import (
+    ProblemResponses,
+    documented,
+    json_response,
+    problem_documented,
+    require_json_object,
+)
 from chatdesk.api.staff_schemas import LoginBody, TokenOut, UserBody, UserOut, UserPatch, UserPath
 from chatdesk.extensions import limiter
 from chatdesk.services import staff
@@ -28,7 +34,8 @@ def _email_key() -> str:
     return f"login:{staff.normalise_email(email) if isinstance(email, str) else '-'}"
 
 
-@bp.post("/auth/token", responses={200: TokenOut}, summary="Sign in: email and password → bearer token")
+@bp.post("/auth/token", responses={200: TokenOut, 429: problem_documented("Too many sign-in attempts")},
+         summary="Sign in: email and password → bearer token")
 @limiter.limit(_login_limit)  # per client address
 @limiter.limit(_login_limit, key_func=_email_key)  # per account, whatever the address
 def sign_in(body: LoginBody) -> Response:
@@ -38,7 +45,9 @@ def sign_in(body: LoginBody) -> Response:
                                   user=UserOut.of(user)), 200)
 
 
-@bp.get("/users", responses={200: UserOut}, security=STAFF_SECURITY, summary="Staff accounts (admin)")
+@bp.get("/users", responses={200: documented("Every staff account", schema={
+    "type": "array", "items": UserOut.model_json_schema()})},
+    security=STAFF_SECURITY, summary="Staff accounts (admin)")
 def list_users() -> Response:
     staff_user(staff.Permission.USERS)
     return json_response([UserOut.of(u).model_dump() for u in staff.list_users()], 200)

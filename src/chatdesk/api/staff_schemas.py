@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from chatdesk.api.schemas import MessageOut
 from chatdesk.services.inbox import InboxItem
 from chatdesk.services.staff import MIN_PASSWORD
+from chatdesk.store.base import MAX_ID
 from chatdesk.store.models import Conversation, CuratedAnswer, Message, User
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+Variant = Annotated[str, Field(min_length=1, max_length=4000)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class LoginBody(_Strict):
@@ -51,11 +56,11 @@ class UserBody(_Strict):
 
 
 class UserPatch(_Strict):
-    active: bool
+    active: StrictBool
 
 
 class UserPath(BaseModel):
-    user_id: int
+    user_id: Id
 
 
 class MessagePath(BaseModel):
@@ -63,7 +68,7 @@ class MessagePath(BaseModel):
 
 
 class AnswerPath(BaseModel):
-    answer_id: int
+    answer_id: Id
 
 
 _STATUS = "(bot|waiting|agent|resolved)"
@@ -74,7 +79,7 @@ class InboxQuery(BaseModel):
                         description="Comma-separated statuses.")
     assigned: Literal["any", "me", "unassigned"] = "any"
     limit: int = Field(default=50, ge=1, le=200)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_ID)
 
 
 class StaffMessageOut(MessageOut):
@@ -154,24 +159,24 @@ class AgentReplyBody(_Strict):
 
 class CorrectionBody(_Strict):
     answer: str = Field(min_length=1, max_length=4000, description="The right answer.")
-    variants: list[str] = Field(default_factory=list, max_length=49,
-                                description="Other ways customers ask this question.")
+    variants: list[Variant] = Field(default_factory=list, max_length=49,
+                                    description="Other ways customers ask this question.")
     intent: str | None = Field(default=None, max_length=100)
 
 
 class AnswerBody(_Strict):
     question: str = Field(min_length=1, max_length=4000)
     answer: str = Field(min_length=1, max_length=4000)
-    variants: list[str] = Field(default_factory=list, max_length=49)
+    variants: list[Variant] = Field(default_factory=list, max_length=49)
     intent: str | None = Field(default=None, max_length=100)
 
 
 class AnswerPatch(_Strict):
     question: str | None = Field(default=None, min_length=1, max_length=4000)
     answer: str | None = Field(default=None, min_length=1, max_length=4000)
-    variants: list[str] | None = Field(default=None, max_length=49)
+    variants: list[Variant] | None = Field(default=None, max_length=49)
     intent: str | None = Field(default=None, max_length=100)
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 class AnswerOut(BaseModel):

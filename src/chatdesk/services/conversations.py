@@ -35,6 +35,7 @@ from chatdesk.services.metrics import PrometheusTelemetry, record_reply
 from chatdesk.services.reply_cache import ReplyCache
 from chatdesk.services.runtime import current_runtime, current_settings
 from chatdesk.services.tokens import hash_secret, new_secret
+from chatdesk.store.base import parse_id
 from chatdesk.store.models import Conversation, ConversationStatus, Message, Role
 
 log = structlog.get_logger(__name__)
@@ -64,7 +65,8 @@ def get_conversation(conversation_id: str) -> Conversation:
 
 
 def get_message(message_id: str) -> Message:
-    message = db.session.get(Message, int(message_id)) if message_id.isdigit() else None
+    number = parse_id(message_id)
+    message = db.session.get(Message, number) if number is not None else None
     if message is None:
         raise NotFound(f"There is no message {message_id!r}.", code="message_not_found")
     return message

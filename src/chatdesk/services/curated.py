@@ -20,15 +20,16 @@ from chatdesk.store.models import CuratedAnswer, CuratedQuestion, Message, Role,
 MAX_VARIANTS = 50
 
 
-def _clean(text: str, field: str) -> str:
-    return clean_text(text, current_settings().max_message_chars, field=field, label=field)
+def _clean(text: str, field: str, label: str | None = None) -> str:
+    return clean_text(text, current_settings().max_message_chars, field=field, label=label or field)
 
 
 def _set_questions(answer: CuratedAnswer, question: str, variants: list[str]) -> None:
-    """The main question and its variants, each embedded once here, never per request."""
-    texts: list[str] = []
-    for text in [question, *variants]:
-        cleaned = _clean(text, "variants")
+    """The main question (already cleaned) and its variants, each embedded once here, never per
+    request; repeats are dropped."""
+    texts = [question]
+    for position, text in enumerate(variants, start=1):
+        cleaned = _clean(text, "variants", f"variant {position}")
         if cleaned.lower() not in {t.lower() for t in texts}:
             texts.append(cleaned)
     if len(texts) > MAX_VARIANTS:

@@ -20,6 +20,18 @@ NAMING_CONVENTION = {
 }
 
 
+# The largest integer id (and offset) the databases store: SQLite's INTEGER and PostgreSQL's BIGINT.
+MAX_ID = 2**63 - 1
+
+
+def parse_id(text: str) -> int | None:
+    """An integer id written in ASCII digits, or None (not a number, or larger than any id)."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if number <= MAX_ID else None
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
