@@ -190,6 +190,8 @@ def test_a_message_at_the_limit_is_accepted(chat: Chat) -> None:
     ("text=hi", "application/x-www-form-urlencoded", 415),
     ('{"text": "hi"}', "text/plain", 415),
     (b"\xff\xfe\x00garbage", "application/json", 400),
+    ('{"text": "hi", "x": ' + "[" * 100_000 + "]" * 100_000 + "}", "application/json", 400),  # too deep
+    ('{"text": "hi\\u0000there"}', "application/json", 422),  # NUL: PostgreSQL could not store it
 ])
 def test_bodies_that_are_not_json_objects(chat: Chat, app: Flask, data: Any, content_type: str,
                                           status: int) -> None:
@@ -197,6 +199,16 @@ def test_bodies_that_are_not_json_objects(chat: Chat, app: Flask, data: Any, con
     response = chat.client.post(f"/api/v1/conversations/{chat.id}/messages", data=data,
                                 content_type=content_type, headers=chat.headers)
     assert_problem(response, status)
+    assert count_messages(app) == before
+
+
+@pytest.mark.parametrize("headers", [{"Idempotency-Key": "a\x00b"}, {}])
+def test_nul_characters_are_refused_anywhere(chat: Chat, app: Flask, headers: dict[str, str]) -> None:
+    before = count_messages(app)
+    query = "" if headers else "?x=%00"
+    response = chat.client.post(f"/api/v1/conversations/{chat.id}/messages{query}", json={"text": "hi"},
+                                headers={**chat.headers, **headers})
+    assert assert_problem(response, 422)["code"] == "nul_character"
     assert count_messages(app) == before
 
 

@@ -154,6 +154,9 @@ def raw_post(url: str, data: bytes, headers: dict[str, str]) -> tuple[int, dict[
 
 @pytest.mark.parametrize(("data", "content_type", "status"), [
     (b'{"model": "chatdesk", "messages": [', "application/json", 400),
+    (b'{"model": "chatdesk", "x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "application/json", 400),
+    (b'{"model": "chatdesk", "messages": [{"role": "user", "content": "a\\u0000b"}]}',
+     "application/json", 400),
     (b"model=chatdesk", "application/x-www-form-urlencoded", 400),
     (b'{"model": "chatdesk", "messages": [{"role": "user", "content": "' + b"x" * (2 << 20) + b'"}]}',
      "application/json", 413),

@@ -221,7 +221,7 @@ def test_customer_tokens_open_no_staff_route(client: FlaskClient) -> None:
 
 @pytest.mark.parametrize(("method", "url", "body"), [
     ("GET", "/api/v1/inbox?offset=117636344834178809856", None),
-    ("PATCH", "/api/v1/users/99999999999999999999", {"active": True}),
+    ("PATCH", "/api/v1/users/2147483648", {"active": True}),
     ("GET", "/api/v1/answers/99999999999999999999", None),
 ])
 def test_numbers_beyond_any_id_are_invalid_input(client: FlaskClient, staff: StaffAuth, method: str,

@@ -72,6 +72,8 @@ def _parse() -> ChatRequest:
         body = json.loads(request.get_data(cache=True))
     except ValueError as error:
         raise OpenAIError(400, f"The body is not valid JSON: {error}.") from None
+    except RecursionError:
+        raise OpenAIError(400, "The body is not valid JSON: it is nested too deeply.") from None
     try:
         parsed = ChatRequest.model_validate(body)
     except ValidationError as error:

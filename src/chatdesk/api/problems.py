@@ -41,6 +41,37 @@ def validation_problem(error: ValidationError) -> Response:
                    code="validation_failed")
 
 
+def refuse_nul_characters() -> Response | None:
+    """No person types a NUL character, and PostgreSQL cannot store one in text: refuse it in the
+    path, the query string, the idempotency key or a JSON body, before anything reads them."""
+    if not request.path.startswith("/api/"):
+        return None
+    texts = [request.path, *request.args.keys(), *request.args.values(),
+             request.headers.get("Idempotency-Key", "")]
+    if any("\x00" in text for text in texts) or _has_nul(_json_body()):
+        return problem(422, "Invalid input", "Text must not contain NUL characters.", code="nul_character")
+    return None
+
+
+def _json_body() -> Any:
+    if request.method not in BODY_METHODS or not request.is_json:
+        return None
+    try:
+        return json.loads(request.get_data(cache=True))
+    except (ValueError, RecursionError):
+        return None  # require_json_object says what is wrong with it
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
 def require_json_object() -> Response | None:
     """A request body must be a JSON object sent as JSON; say which rule it broke."""
     if request.method not in BODY_METHODS or not request.get_data(cache=True):
@@ -54,6 +85,9 @@ def require_json_object() -> Response | None:
     except ValueError as error:
         return problem(400, "Malformed JSON", f"The body is not valid JSON: {error}.",
                        code="malformed_json")
+    except RecursionError:
+        return problem(400, "Malformed JSON", "The body is not valid JSON: it is nested too deeply.",
+                       code="malformed_json")
     if not isinstance(body, dict):
         return problem(400, "Malformed JSON", "The body must be a JSON object.",
                        code="malformed_json")
@@ -61,6 +95,8 @@ def require_json_object() -> Response | None:
 
 
 def init_app(app: Flask) -> None:
+    app.before_request(refuse_nul_characters)
+
     @app.errorhandler(ChatdeskError)
     def _domain_error(error: ChatdeskError) -> Response:
         return problem(error.status, error.title, error.detail, **error.extra)

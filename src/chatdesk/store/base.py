@@ -20,8 +20,8 @@ NAMING_CONVENTION = {
 }
 
 
-# The largest integer id (and offset) the databases store: SQLite's INTEGER and PostgreSQL's BIGINT.
-MAX_ID = 2**63 - 1
+# The largest integer id both databases store: the id columns are INTEGER, 32 bits on PostgreSQL.
+MAX_ID = 2**31 - 1
 
 
 def parse_id(text: str) -> int | None:
