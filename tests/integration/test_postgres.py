@@ -86,12 +86,17 @@ def test_concurrent_retries_with_one_idempotency_key_store_one_message(
 
 def test_bad_input_is_refused_and_nothing_is_stored(pg_app: Flask, pg_client: FlaskClient) -> None:
     chat = Chat(**vars(open_chat(pg_client)))
-    for payload in ({"text": ""}, {"text": "x" * 4001}):
+    for payload in ({"text": ""}, {"text": "x" * 4001}, {"text": "a\x00b"}):
         response = pg_client.post(f"/api/v1/conversations/{chat.id}/messages", json=payload,
                                   headers=chat.headers)
         assert response.status_code == 422
     with pg_app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Message)) == 0
+
+
+def test_a_nul_character_in_a_page_address_is_refused(pg_client: FlaskClient) -> None:
+    assert pg_client.get("/kb/returns%00policy").status_code == 422  # PostgreSQL could not compare it
+    assert pg_client.get("/kb/no-such-article").status_code == 404
 
 
 def test_readyz_on_postgres(pg_client: FlaskClient) -> None:

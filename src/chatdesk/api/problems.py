@@ -43,8 +43,9 @@ def validation_problem(error: ValidationError) -> Response:
 
 def refuse_nul_characters() -> Response | None:
     """No person types a NUL character, and PostgreSQL cannot store one in text: refuse it in the
-    path, the query string, the idempotency key or a JSON body, before anything reads them."""
-    if not request.path.startswith("/api/"):
+    path, the query string, the idempotency key or a JSON body, before anything reads them (the
+    OpenAI-compatible surface checks its own body and answers in its own error shape)."""
+    if request.path.startswith("/v1/"):
         return None
     texts = [request.path, *request.args.keys(), *request.args.values(),
              request.headers.get("Idempotency-Key", "")]
