@@ -5,6 +5,7 @@ import pytest
 from chatdesk.retrieval.chunking import chunk_document
 from chatdesk.retrieval.parsing import (
     UnsupportedFormat,
+    decode_document,
     parse_file,
     parse_html,
     parse_markdown,
@@ -88,3 +89,16 @@ def test_unsupported_files_are_refused(tmp_path: Path) -> None:
     path.write_bytes(b"%PDF")
     with pytest.raises(UnsupportedFormat):
         parse_file(path)
+
+
+def test_a_byte_order_mark_and_nul_characters_are_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "returns.md"
+    path.write_bytes("\ufeff# Returns policy\n\nReturn items within\x00 30 days.\n".encode())
+    kind, parsed = parse_file(path)
+    assert kind == "markdown" and parsed.title == "Returns policy"  # the heading is still a heading
+    assert "\x00" not in " ".join(unit.text for section in parsed.sections for unit in section.units)
+
+
+def test_text_that_is_not_utf8_is_refused() -> None:
+    with pytest.raises(UnicodeDecodeError):
+        decode_document(b"# Title\n\n\xff\xfe broken")

@@ -65,8 +65,14 @@ def parse_file(path: Path) -> tuple[str, ParsedDocument]:
     kind = SUPPORTED_SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise UnsupportedFormat(f"{path}: unsupported file type {path.suffix!r}")
-    text = path.read_text(encoding="utf-8")
-    return kind, parse_text(text, kind, fallback_title=_title_from_name(path))
+    return kind, parse_text(decode_document(path.read_bytes()), kind, fallback_title=_title_from_name(path))
+
+
+def decode_document(raw: bytes) -> str:
+    """A file's text: UTF-8, without a byte-order mark (Windows editors write one, and it would
+    hide a first heading) or NUL characters (they carry nothing, and PostgreSQL cannot store them).
+    Anything that is not UTF-8 raises ``UnicodeDecodeError``."""
+    return raw.decode("utf-8-sig").replace("\x00", "")
 
 
 def parse_text(text: str, kind: str, fallback_title: str) -> ParsedDocument:

@@ -14,7 +14,7 @@ from chatdesk.extensions import db
 from chatdesk.retrieval.chunking import EmbeddedChunk, chunk_document, embed_chunks
 from chatdesk.retrieval.embedding import Embedder
 from chatdesk.retrieval.index import HybridIndex, Ranking, SearchResult
-from chatdesk.retrieval.parsing import SUPPORTED_SUFFIXES, parse_text, slugify
+from chatdesk.retrieval.parsing import SUPPORTED_SUFFIXES, decode_document, parse_text, slugify
 from chatdesk.services.knowledge_index import Knowledge
 from chatdesk.services.runtime import current_runtime
 from chatdesk.store.models import Chunk, Document, KnowledgeBaseState, utcnow
@@ -135,7 +135,7 @@ def _ingest_one(path: Path, slug: str, raw: bytes, embedder: Embedder) -> str:
     if document is not None and document.content_hash == content_hash:
         return "unchanged"
     kind = SUPPORTED_SUFFIXES[path.suffix.lower()]
-    text = raw.decode("utf-8")
+    text = decode_document(raw)
     parsed = parse_text(text, kind, fallback_title=slug.replace("-", " ").capitalize())
     chunks = embed_chunks(chunk_document(parsed), embedder)
     if not chunks:
