@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -223,3 +224,28 @@ class StaffAuth:
 @pytest.fixture
 def staff(app: Flask) -> StaffAuth:
     return StaffAuth(app)
+
+
+def assert_one_claim_wins(app: Flask, client: FlaskClient, rounds: int = 5) -> None:
+    """Four agents claim one waiting conversation at the same moment: one gets it, the others
+    are told someone has it, and the customer hears of one agent."""
+    agents = [StaffAuth(app).user("agent", f"racer{i}@example.com", f"Agent {i}") for i in range(4)]
+    for _ in range(rounds):
+        chat = open_chat(client)
+        chat.ask("talk to a human please")
+        start = threading.Barrier(len(agents))
+        results: list[int] = []
+
+        def claim(headers: dict[str, str], chat: Chat = chat, start: threading.Barrier = start,
+                  results: list[int] = results) -> None:
+            own = app.test_client()
+            start.wait()
+            results.append(own.post(f"/api/v1/inbox/{chat.id}/claim", headers=headers).status_code)
+
+        threads = [threading.Thread(target=claim, args=(headers,)) for headers in agents]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(results) == [200, 409, 409, 409]
+        assert sum("has joined" in m["text"] for m in chat.get()["messages"]) == 1

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import Chat, StaffAuth, make_settings, open_chat
+from tests.conftest import Chat, StaffAuth, assert_one_claim_wins, make_settings, open_chat
 from tests.support.servers import open_stream, serve_in_thread
 from tests.support.sse import SSEReader
 
@@ -128,6 +128,10 @@ def test_claiming_a_conversation_someone_else_holds_is_refused(client: FlaskClie
     assert reply.status_code == 403
     assert [m["role"] for m in customer.get()["messages"]][-1] == "system"  # nothing added
     assert client.post(f"/api/v1/inbox/{customer.id}/claim", headers=sam).status_code == 200
+
+
+def test_agents_claiming_at_once_one_gets_it_the_others_are_told(app: Flask, client: FlaskClient) -> None:
+    assert_one_claim_wins(app, client)
 
 
 def test_resolved_conversations_take_no_agent_replies_and_reopen_to_the_bot(

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, text
 from chatdesk import create_app
 from chatdesk.extensions import db
 from chatdesk.store.models import Message
-from tests.conftest import Chat, make_settings, open_chat
+from tests.conftest import Chat, assert_one_claim_wins, make_settings, open_chat
 
 pytestmark = pytest.mark.postgres
 
@@ -27,7 +27,7 @@ def pg_app(postgres_demo: str, tmp_path: Path) -> Iterator[Flask]:
     app = create_app(make_settings(tmp_path, database_url=postgres_demo))
     yield app
     with app.app_context():
-        db.session.execute(text("TRUNCATE conversations, messages RESTART IDENTITY CASCADE"))
+        db.session.execute(text("TRUNCATE conversations, messages, handoffs, users RESTART IDENTITY CASCADE"))
         db.session.commit()
         db.engine.dispose()
 
@@ -102,3 +102,8 @@ def test_a_nul_character_in_a_page_address_is_refused(pg_client: FlaskClient) ->
 def test_readyz_on_postgres(pg_client: FlaskClient) -> None:
     body = pg_client.get("/readyz").get_json()
     assert body["ready"] and body["checks"]["database"]["backend"] == "postgresql"
+
+
+def test_agents_claiming_at_once_one_gets_it_the_others_are_told(
+        pg_app: Flask, pg_client: FlaskClient) -> None:
+    assert_one_claim_wins(pg_app, pg_client)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from chatdesk.engine.guard import clean_text
-from chatdesk.engine.status import Event
+from chatdesk.engine.status import Event, next_status
 from chatdesk.engine.types import AnsweredBy
 from chatdesk.errors import Conflict, Forbidden
 from chatdesk.extensions import db
@@ -81,15 +81,28 @@ def _holder_name(conversation: Conversation) -> str:
 
 
 def claim(conversation_id: str, user: User) -> Conversation:
+    """The conversation is ``user``'s: of agents claiming it at the same moment, one gets it and
+    the others are told who has it (the status is compared and set in one statement)."""
     conversation = get_conversation(conversation_id)
     if conversation.status == ConversationStatus.AGENT:
         if conversation.assigned_to_id == user.id:
             return conversation  # claiming twice changes nothing
         raise Conflict(f"{_holder_name(conversation)} already has this conversation.",
                        code="claimed_by_other")
-    change_status(conversation, Event.CLAIM)
-    conversation.assigned_to_id = user.id
-    conversation.claimed_at = utcnow()
+    seen = conversation.status
+    now = utcnow()
+    taken = db.session.scalar(
+        update(Conversation)
+        .where(Conversation.id == conversation.id, Conversation.status == seen)
+        .values(status=next_status(seen, Event.CLAIM), assigned_to_id=user.id, claimed_at=now, updated_at=now)
+        .returning(Conversation.id)
+        .execution_options(synchronize_session=False)
+    )
+    if taken is None:  # someone changed it since it was read: say what it is now
+        db.session.rollback()
+        db.session.refresh(conversation)
+        return claim(conversation_id, user)
+    db.session.refresh(conversation)
     announce(conversation, bot_messages().agent_joined(user.display_name))
     return conversation
 
