@@ -8,6 +8,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,14 @@ def chat(client: FlaskClient) -> Chat:
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped at the end."""
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped afterwards (the test skips, or fails in CI,
+    when the server is down)."""
     reason = _reachable(POSTGRES_URL, 5432)
     if reason:
         service_unavailable("PostgreSQL", reason)

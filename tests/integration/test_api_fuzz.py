@@ -18,26 +18,23 @@ from flask import Flask
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from sqlalchemy import text
 
 from chatdesk import create_app
 from chatdesk.extensions import db
-from tests.conftest import StaffAuth, make_settings
+from tests.conftest import StaffAuth, fresh_postgres_database, make_settings, migrate_and_load_demo
 
 EXAMPLES = 25
-# What the generated requests may have written, emptied after the PostgreSQL run (its database is
-# shared by the session's tests).
-WRITTEN = "conversations, messages, handoffs, curated_answers, curated_questions, users, api_keys"
 
 
 @pytest.fixture
-def pg_app(postgres_demo: str, tmp_path: Path) -> Iterator[Flask]:
-    app = create_app(make_settings(tmp_path, database_url=postgres_demo))
-    yield app
-    with app.app_context():
-        db.session.execute(text(f"TRUNCATE {WRITTEN} RESTART IDENTITY CASCADE"))
-        db.session.commit()
-        db.engine.dispose()
+def pg_app(tmp_path: Path) -> Iterator[Flask]:
+    """On a PostgreSQL database of its own: the generated requests change everything they can."""
+    with fresh_postgres_database() as url:
+        app = create_app(make_settings(tmp_path, database_url=url))
+        migrate_and_load_demo(app)
+        yield app
+        with app.app_context():
+            db.engine.dispose()
 
 
 @pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
