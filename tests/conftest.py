@@ -258,3 +258,33 @@ def assert_one_claim_wins(app: Flask, client: FlaskClient, rounds: int = 5) -> N
             thread.join()
         assert sorted(results) == [200, 409, 409, 409]
         assert sum("has joined" in m["text"] for m in chat.get()["messages"]) == 1
+
+
+def assert_one_handoff(app: Flask, client: FlaskClient, rounds: int = 5) -> None:
+    """A customer's "talk to a person" arrives four times at once (a double click, retries): the
+    conversation is queued once, with one notice and one handoff counted."""
+    from sqlalchemy import func, select
+
+    from chatdesk.extensions import db
+    from chatdesk.store.models import Handoff
+
+    for _ in range(rounds):
+        chat = open_chat(client)
+        start = threading.Barrier(4)
+
+        def hand_off(chat: Chat = chat, start: threading.Barrier = start) -> None:
+            own = app.test_client()
+            start.wait()
+            own.post(f"/api/v1/conversations/{chat.id}/handoff", json={}, headers=chat.headers)
+
+        threads = [threading.Thread(target=hand_off) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        conversation = chat.get()
+        assert conversation["status"] == "waiting"
+        assert sum(m["role"] == "system" for m in conversation["messages"]) == 1
+        with app.app_context():
+            assert db.session.scalar(select(func.count()).select_from(Handoff)
+                                     .where(Handoff.conversation_id == chat.id)) == 1

@@ -10,7 +10,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import Chat, StaffAuth, assert_one_claim_wins, make_settings, open_chat
+from tests.conftest import (
+    Chat,
+    StaffAuth,
+    assert_one_claim_wins,
+    assert_one_handoff,
+    make_settings,
+    open_chat,
+)
 from tests.support.servers import open_stream, serve_in_thread
 from tests.support.sse import SSEReader
 
@@ -132,6 +139,10 @@ def test_claiming_a_conversation_someone_else_holds_is_refused(client: FlaskClie
 
 def test_agents_claiming_at_once_one_gets_it_the_others_are_told(app: Flask, client: FlaskClient) -> None:
     assert_one_claim_wins(app, client)
+
+
+def test_a_handoff_asked_for_several_times_at_once_happens_once(app: Flask, client: FlaskClient) -> None:
+    assert_one_handoff(app, client)
 
 
 def test_resolved_conversations_take_no_agent_replies_and_reopen_to_the_bot(

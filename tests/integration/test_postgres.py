@@ -17,7 +17,7 @@ from sqlalchemy import func, select, text
 from chatdesk import create_app
 from chatdesk.extensions import db
 from chatdesk.store.models import Message
-from tests.conftest import Chat, assert_one_claim_wins, make_settings, open_chat
+from tests.conftest import Chat, assert_one_claim_wins, assert_one_handoff, make_settings, open_chat
 
 pytestmark = pytest.mark.postgres
 
@@ -107,3 +107,8 @@ def test_readyz_on_postgres(pg_client: FlaskClient) -> None:
 def test_agents_claiming_at_once_one_gets_it_the_others_are_told(
         pg_app: Flask, pg_client: FlaskClient) -> None:
     assert_one_claim_wins(pg_app, pg_client)
+
+
+def test_a_handoff_asked_for_several_times_at_once_happens_once(
+        pg_app: Flask, pg_client: FlaskClient) -> None:
+    assert_one_handoff(pg_app, pg_client)

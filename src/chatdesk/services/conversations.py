@@ -333,5 +333,7 @@ def request_handoff(conversation: Conversation, reason: str | None = None) -> Me
         return None
     if conversation.status == ConversationStatus.RESOLVED:
         change_status(conversation, Event.REOPEN)
-    record_handoff(conversation, reason or HandoffReason.CUSTOMER_REQUEST)
+    if not record_handoff(conversation, reason or HandoffReason.CUSTOMER_REQUEST):
+        db.session.commit()
+        return None  # another request queued it a moment ago, and said so
     return announce(conversation, bot_messages().handoff_requested(team_back_at()), handoff=True)

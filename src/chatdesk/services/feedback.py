@@ -41,8 +41,8 @@ def rate_reply(message: Message, conversation: Conversation, rating: str,
     message.feedback_comment = (comment or "").strip() or None
     message.feedback_at = utcnow()
     notice = None
-    if rating == DOWN and conversation.status == ConversationStatus.BOT and _downs_in_a_row(message):
-        record_handoff(conversation, HandoffReason.NEGATIVE_FEEDBACK)
+    if (rating == DOWN and conversation.status == ConversationStatus.BOT and _downs_in_a_row(message)
+            and record_handoff(conversation, HandoffReason.NEGATIVE_FEEDBACK)):
         notice = system_message(conversation, bot_messages().handoff_after_feedback(team_back_at()),
                                 handoff=True)
     db.session.commit()

@@ -4,6 +4,9 @@ that wake live streams. Every change goes through here, so none is silent."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
 
 from chatdesk.engine.business_hours import describe
 from chatdesk.engine.messages import BotMessages
@@ -45,14 +48,32 @@ def announce(conversation: Conversation, text: str, handoff: bool = False) -> Me
     return message
 
 
-def record_handoff(conversation: Conversation, reason: str) -> None:
-    """Queue the conversation for a person (in the caller's transaction)."""
-    conversation.status = next_status(conversation.status, Event.HAND_OFF)
-    conversation.handoff_reason = reason[:MAX_REASON]
-    conversation.handoff_at = utcnow()
-    conversation.assigned_to_id = None
+def record_handoff(conversation: Conversation, reason: str) -> bool:
+    """Queue the conversation for a person (in the caller's transaction). False if another
+    request queued it first: the handoff is recorded, and announced, once."""
+    now = utcnow()
+    if not move(conversation, Event.HAND_OFF, handoff_reason=reason[:MAX_REASON], handoff_at=now,
+                assigned_to_id=None):
+        return False
     db.session.add(Handoff(conversation_id=conversation.id, reason=reason[:MAX_REASON],
-                           within_hours=team_back_at(conversation.handoff_at) is None))
+                           within_hours=team_back_at(now) is None))
+    return True
+
+
+def move(conversation: Conversation, event: str, **values: Any) -> bool:
+    """Change the status by ``event`` (and set ``values``) only if nobody else has changed it
+    since it was read, in one statement: of requests racing to do the same, one does it and the
+    others get False. A move the status does not allow raises ``Conflict`` as ever."""
+    seen = conversation.status
+    moved = db.session.scalar(
+        update(Conversation)
+        .where(Conversation.id == conversation.id, Conversation.status == seen)
+        .values(status=next_status(seen, event), updated_at=utcnow(), **values)
+        .returning(Conversation.id)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(conversation)
+    return moved is not None
 
 
 def change_status(conversation: Conversation, event: str) -> None:

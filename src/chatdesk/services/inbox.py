@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
 from chatdesk.engine.guard import clean_text
-from chatdesk.engine.status import Event, next_status
+from chatdesk.engine.status import Event
 from chatdesk.engine.types import AnsweredBy
 from chatdesk.errors import Conflict, Forbidden
 from chatdesk.extensions import db
 from chatdesk.services.conversations import get_conversation
-from chatdesk.services.handoff import announce, bot_messages, change_status, notify, team_back_at
+from chatdesk.services.handoff import announce, bot_messages, change_status, move, notify, team_back_at
 from chatdesk.services.runtime import current_settings
 from chatdesk.store.models import Conversation, ConversationStatus, Message, Role, StaffRole, User, utcnow
 
@@ -89,20 +89,9 @@ def claim(conversation_id: str, user: User) -> Conversation:
             return conversation  # claiming twice changes nothing
         raise Conflict(f"{_holder_name(conversation)} already has this conversation.",
                        code="claimed_by_other")
-    seen = conversation.status
-    now = utcnow()
-    taken = db.session.scalar(
-        update(Conversation)
-        .where(Conversation.id == conversation.id, Conversation.status == seen)
-        .values(status=next_status(seen, Event.CLAIM), assigned_to_id=user.id, claimed_at=now, updated_at=now)
-        .returning(Conversation.id)
-        .execution_options(synchronize_session=False)
-    )
-    if taken is None:  # someone changed it since it was read: say what it is now
-        db.session.rollback()
-        db.session.refresh(conversation)
+    if not move(conversation, Event.CLAIM, assigned_to_id=user.id, claimed_at=utcnow()):
+        db.session.rollback()  # someone changed it since it was read: go by what it is now
         return claim(conversation_id, user)
-    db.session.refresh(conversation)
     announce(conversation, bot_messages().agent_joined(user.display_name))
     return conversation
 
