@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -143,6 +144,30 @@ def test_agents_claiming_at_once_one_gets_it_the_others_are_told(app: Flask, cli
 
 def test_a_handoff_asked_for_several_times_at_once_happens_once(app: Flask, client: FlaskClient) -> None:
     assert_one_handoff(app, client)
+
+
+def test_resolving_twice_at_once_resolves_once(app: Flask, client: FlaskClient, staff: StaffAuth) -> None:
+    agent, admin = staff.headers("agent"), staff.headers("admin")
+    for _ in range(3):
+        customer = open_chat(client)
+        customer.ask("talk to a human please")
+        client.post(f"/api/v1/inbox/{customer.id}/claim", headers=agent)
+        start = threading.Barrier(2)
+        results: list[int] = []
+
+        def resolve(headers: dict[str, str], chat: Chat = customer, start: threading.Barrier = start,
+                    results: list[int] = results) -> None:
+            own = app.test_client()
+            start.wait()
+            results.append(own.post(f"/api/v1/inbox/{chat.id}/resolve", headers=headers).status_code)
+
+        threads = [threading.Thread(target=resolve, args=(h,)) for h in (agent, admin)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(results) == [200, 409]
+        assert sum("marked as resolved" in m["text"] for m in customer.get()["messages"]) == 1
 
 
 def test_resolved_conversations_take_no_agent_replies_and_reopen_to_the_bot(

@@ -24,7 +24,7 @@ from chatdesk.services import knowledge
 from chatdesk.services.handoff import (
     announce,
     bot_messages,
-    change_status,
+    move,
     notify,
     record_handoff,
     system_message,
@@ -147,10 +147,9 @@ def receive_message(conversation: Conversation, text: str,
         replay = _replay(conversation, idempotency_key)
         if replay is not None:
             return ReceivedMessage(replay.message, replay.reply, replayed=True)
-    if conversation.status == ConversationStatus.RESOLVED:
+    if conversation.status == ConversationStatus.RESOLVED and move(conversation, Event.REOPEN):
         # Writing again reopens the conversation to the bot; the notice comes first, so the
         # bot starts afresh (no fallback streak carried over from before the resolution).
-        change_status(conversation, Event.REOPEN)
         system_message(conversation, bot_messages().back_to_bot)
     message = Message(conversation_id=conversation.id, role=Role.CUSTOMER, text=text,
                       flags=flags_for(text), idempotency_key=idempotency_key)
@@ -332,7 +331,7 @@ def request_handoff(conversation: Conversation, reason: str | None = None) -> Me
     if conversation.status in (ConversationStatus.WAITING, ConversationStatus.AGENT):
         return None
     if conversation.status == ConversationStatus.RESOLVED:
-        change_status(conversation, Event.REOPEN)
+        move(conversation, Event.REOPEN)
     if not record_handoff(conversation, reason or HandoffReason.CUSTOMER_REQUEST):
         db.session.commit()
         return None  # another request queued it a moment ago, and said so

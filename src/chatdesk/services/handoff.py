@@ -14,7 +14,7 @@ from chatdesk.engine.status import Event, next_status
 from chatdesk.extensions import db
 from chatdesk.services.events import INBOX_CHANNEL, conversation_channel
 from chatdesk.services.runtime import current_runtime, current_settings
-from chatdesk.store.models import Conversation, Handoff, Message, Role, utcnow
+from chatdesk.store.models import Conversation, ConversationStatus, Handoff, Message, Role, utcnow
 
 MAX_REASON = 64
 
@@ -49,8 +49,10 @@ def announce(conversation: Conversation, text: str, handoff: bool = False) -> Me
 
 
 def record_handoff(conversation: Conversation, reason: str) -> bool:
-    """Queue the conversation for a person (in the caller's transaction). False if another
-    request queued it first: the handoff is recorded, and announced, once."""
+    """Queue the conversation for a person (in the caller's transaction). False if it is not
+    with the bot (another request queued it first, say): a handoff is recorded, and announced, once."""
+    if conversation.status != ConversationStatus.BOT:
+        return False
     now = utcnow()
     if not move(conversation, Event.HAND_OFF, handoff_reason=reason[:MAX_REASON], handoff_at=now,
                 assigned_to_id=None):
@@ -74,10 +76,6 @@ def move(conversation: Conversation, event: str, **values: Any) -> bool:
     )
     db.session.refresh(conversation)
     return moved is not None
-
-
-def change_status(conversation: Conversation, event: str) -> None:
-    conversation.status = next_status(conversation.status, event)
 
 
 def notify(conversation: Conversation) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -13,7 +14,7 @@ from chatdesk.engine.types import AnsweredBy
 from chatdesk.errors import Conflict, Forbidden
 from chatdesk.extensions import db
 from chatdesk.services.conversations import get_conversation
-from chatdesk.services.handoff import announce, bot_messages, change_status, move, notify, team_back_at
+from chatdesk.services.handoff import announce, bot_messages, move, notify, team_back_at
 from chatdesk.services.runtime import current_settings
 from chatdesk.store.models import Conversation, ConversationStatus, Message, Role, StaffRole, User, utcnow
 
@@ -116,18 +117,20 @@ def reply(conversation_id: str, user: User, text: str) -> Message:
     return message
 
 
-def _leave_agent(conversation_id: str, user: User, event: str, action: str) -> Conversation:
-    """Resolve or release: only the holder (or an admin) may, while an agent has it."""
+def _leave_agent(conversation_id: str, user: User, event: str, action: str, **values: Any) -> Conversation:
+    """Resolve or release: only the holder (or an admin) may, while an agent has it. If another
+    request changed the conversation meanwhile, the rules are applied again to what it is now."""
     conversation = get_conversation(conversation_id)
     if conversation.status == ConversationStatus.AGENT:
         _require_holder(conversation, user, action)
-    change_status(conversation, event)
+    if not move(conversation, event, **values):
+        db.session.rollback()
+        return _leave_agent(conversation_id, user, event, action, **values)
     return conversation
 
 
 def resolve(conversation_id: str, user: User) -> Conversation:
-    conversation = _leave_agent(conversation_id, user, Event.RESOLVE, "be resolved")
-    conversation.resolved_at = utcnow()
+    conversation = _leave_agent(conversation_id, user, Event.RESOLVE, "be resolved", resolved_at=utcnow())
     announce(conversation, bot_messages().resolved)
     return conversation
 
@@ -137,16 +140,15 @@ def requeue_held_by(user: User) -> list[Conversation]:
     the customers are told, and the team sees them waiting again, first in line as before."""
     held = list(db.session.scalars(select(Conversation).where(
         Conversation.status == ConversationStatus.AGENT, Conversation.assigned_to_id == user.id)))
-    for conversation in held:
-        change_status(conversation, Event.REQUEUE)
-        conversation.assigned_to_id = None
+    moved = [conversation for conversation in held
+             if move(conversation, Event.REQUEUE, assigned_to_id=None)]  # unless released meanwhile
+    for conversation in moved:
         announce(conversation, bot_messages().agent_left(user.display_name, team_back_at()))
-    return held
+    return moved
 
 
 def release(conversation_id: str, user: User) -> Conversation:
     """Back to the bot: the agent is done, or the handoff was not needed."""
-    conversation = _leave_agent(conversation_id, user, Event.RELEASE, "be released")
-    conversation.assigned_to_id = None
+    conversation = _leave_agent(conversation_id, user, Event.RELEASE, "be released", assigned_to_id=None)
     announce(conversation, bot_messages().back_to_bot)
     return conversation
