@@ -63,8 +63,10 @@ def copy_database(app: Any, instance: Path) -> None:
 def server_environment(instance: Path, **settings: str) -> dict[str, str]:
     import os
 
+    from tests.support.servers import NO_CUSTOMER_LIMITS  # a load test is not a flood to stop
+
     return {**os.environ, "CHATDESK_INSTANCE_PATH": str(instance), "CHATDESK_LOG_LEVEL": "WARNING",
-            "CHATDESK_MODELS_DIR": str(MODELS_DIR), **settings}
+            "CHATDESK_MODELS_DIR": str(MODELS_DIR), **NO_CUSTOMER_LIMITS, **settings}
 
 
 def activate_demo_intents(env: dict[str, str]) -> None:

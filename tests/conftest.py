@@ -56,8 +56,11 @@ def _reachable(url: str, default_port: int) -> str | None:
 
 
 def make_settings(instance: Path, **overrides: Any) -> Settings:
+    # The customer-side rate limits are off: tests send many messages from one address (the
+    # limits have tests of their own).
     values: dict[str, Any] = {"env": "testing", "instance_path": instance, "models_dir": MODELS_DIR,
-                              "secret_key": "test-secret-" + "x" * 40, "log_level": "WARNING"}
+                              "secret_key": "test-secret-" + "x" * 40, "log_level": "WARNING",
+                              "message_rate_limit": "", "conversation_rate_limit": ""}
     values.update(overrides)
     return Settings(**values)
 

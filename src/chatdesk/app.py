@@ -9,6 +9,7 @@ from typing import Any
 from flask import Response
 from flask_openapi3 import Info, OpenAPI
 from sqlalchemy import make_url
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from chatdesk import api, web
 from chatdesk.api.problems import validation_problem
@@ -50,6 +51,9 @@ def create_app(settings: Settings | None = None) -> OpenAPI:
         instance_path=str(settings.instance_path.resolve()),
     )
     _configure(app, settings)
+    if settings.trusted_proxies:  # the client's address and scheme as the proxies saw them
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     init_logging(settings)
     _init_extensions(app, settings)
     api.init_app(app)

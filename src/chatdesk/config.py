@@ -92,6 +92,12 @@ class Settings(BaseSettings):
 
     staff_token_ttl: int = Field(default=8 * 3600, ge=60)
     login_rate_limit: str = "10 per minute"
+    # What one customer may send: messages per conversation, and new conversations per client
+    # address (behind a proxy, set trusted_proxies so the address is the customer's). Empty: no limit.
+    message_rate_limit: str = "20 per minute"
+    conversation_rate_limit: str = "30 per minute"
+    # How many proxies in front of chatdesk set X-Forwarded-For/-Proto (an ingress: 1).
+    trusted_proxies: int = Field(default=0, ge=0)
     # "mon-fri 09:00-18:00; sat 10:00-16:00"; empty means the team is always in.
     business_hours: str = ""
     business_timezone: str = "UTC"

@@ -19,6 +19,7 @@ import pytest
 
 from tests.conftest import MODELS_DIR, make_settings
 from tests.e2e.pages import STAFF, STAFF_PASSWORD
+from tests.support.servers import NO_CUSTOMER_LIMITS
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHATDESK = Path(sys.executable).with_name("chatdesk")
@@ -55,7 +56,7 @@ def serving(instance: Path, **settings: str) -> Iterator[str]:
     env = {**os.environ, "CHATDESK_INSTANCE_PATH": str(instance),
            "CHATDESK_MODELS_DIR": str(MODELS_DIR), "CHATDESK_LOG_LEVEL": "WARNING",
            # A stream whose browser has gone is noticed at the next heartbeat; keep that short.
-           "CHATDESK_SSE_HEARTBEAT": "1",
+           "CHATDESK_SSE_HEARTBEAT": "1", **NO_CUSTOMER_LIMITS,
            **{f"CHATDESK_{name.upper()}": value for name, value in settings.items()}}
     log = (instance / "server.log").open("w")
     # Each open event stream holds one of gunicorn's threads (gthread workers): the chat page and

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,9 +11,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from chatdesk import create_app
 from chatdesk.extensions import db
 from chatdesk.store.models import Conversation, Message
-from tests.conftest import Chat, open_chat
+from tests.conftest import Chat, make_settings, open_chat
 
 
 def count_messages(app: Flask) -> int:
@@ -282,3 +285,37 @@ def test_a_failing_pipeline_degrades_the_reply_not_the_conversation(
     result = chat.say("how do I track my parcel")
     assert result["reply"]["answered_by"] == "fallback"
     assert [m["text"] for m in chat.get()["messages"]][0] == "how do I track my parcel"
+
+
+def test_a_flood_of_messages_or_conversations_is_slowed_down(tmp_path: Path, demo_sqlite: Path) -> None:
+    shutil.copy(demo_sqlite, tmp_path / "chatdesk.db")
+    app = create_app(make_settings(tmp_path, message_rate_limit="3 per minute",
+                                   conversation_rate_limit="2 per minute"))
+    client = app.test_client()
+    chat = open_chat(client)
+    for _ in range(3):
+        assert chat.client.post(f"/api/v1/conversations/{chat.id}/messages", json={"text": "hello"},
+                                headers=chat.headers).status_code == 201
+    refused = chat.client.post(f"/api/v1/conversations/{chat.id}/messages", json={"text": "hello"},
+                               headers=chat.headers)
+    body = assert_problem(refused, 429)
+    assert "3 per 1 minute" in body["detail"] and int(refused.headers["Retry-After"]) > 0
+    customer_messages = [m for m in chat.get()["messages"] if m["role"] == "customer"]
+    assert len(customer_messages) == 3  # the refused one was not stored
+    assert open_chat(client).say("hello")["reply"]  # another conversation has its own allowance
+
+    # Conversations per client address: this one has opened two.
+    assert_problem(client.post("/api/v1/conversations", json={}), 429)
+    assert client.post("/api/v1/conversations", json={},
+                       environ_base={"REMOTE_ADDR": "203.0.113.7"}).status_code == 201
+
+
+def test_behind_a_trusted_proxy_the_customers_address_counts(tmp_path: Path, demo_sqlite: Path) -> None:
+    shutil.copy(demo_sqlite, tmp_path / "chatdesk.db")
+    app = create_app(make_settings(tmp_path, conversation_rate_limit="1 per minute", trusted_proxies=1))
+    client = app.test_client()
+    for address in ("198.51.100.1", "198.51.100.2"):  # two customers, one proxy
+        headers = {"X-Forwarded-For": address}
+        assert client.post("/api/v1/conversations", json={}, headers=headers).status_code == 201
+    assert client.post("/api/v1/conversations", json={},
+                       headers={"X-Forwarded-For": "198.51.100.1"}).status_code == 429

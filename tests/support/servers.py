@@ -56,12 +56,16 @@ def wait_ready(url: str, process: subprocess.Popen[bytes] | None = None, timeout
         time.sleep(0.3)
 
 
+# Tests and benchmarks send many messages from one address; the limits have tests of their own.
+NO_CUSTOMER_LIMITS = {"CHATDESK_MESSAGE_RATE_LIMIT": "", "CHATDESK_CONVERSATION_RATE_LIMIT": ""}
+
+
 @contextmanager
 def serve_process(instance: Path, **env: str) -> Iterator[str]:
     """``chatdesk serve`` (gunicorn, one worker) on a free port, with these CHATDESK_* settings."""
     port = free_port()
     environment = {**os.environ, "CHATDESK_INSTANCE_PATH": str(instance), "CHATDESK_LOG_LEVEL": "WARNING",
-                   **env}
+                   **NO_CUSTOMER_LIMITS, **env}
     with (instance / f"server-{port}.log").open("w") as log:
         process = subprocess.Popen([str(CHATDESK), "serve", "--port", str(port), "--workers", "1"],
                                    env=environment, stdout=log, stderr=subprocess.STDOUT)

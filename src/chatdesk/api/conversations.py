@@ -8,7 +8,7 @@ from flask import Response, request, stream_with_context
 from flask_openapi3 import APIBlueprint, Tag
 
 from chatdesk.api.access import TOKEN_SECURITY, bearer_token
-from chatdesk.api.problems import ProblemResponses, json_response, require_json_object
+from chatdesk.api.problems import ProblemResponses, json_response, problem_documented, require_json_object
 from chatdesk.api.schemas import (
     ConversationOut,
     ConversationPath,
@@ -21,13 +21,16 @@ from chatdesk.api.schemas import (
 )
 from chatdesk.engine.types import Delta
 from chatdesk.errors import InvalidInput
+from chatdesk.extensions import limiter
 from chatdesk.services import conversations
 from chatdesk.services.conversations import ReceivedMessage
 from chatdesk.services.handoff import team_back_at
+from chatdesk.services.runtime import current_settings
 from chatdesk.services.streams import SSE_HEADERS, sse
 from chatdesk.store.models import Conversation, ConversationStatus, Message
 
 MAX_IDEMPOTENCY_KEY = 255
+TOO_MANY = problem_documented("Too many requests: wait as long as Retry-After says")
 
 bp = APIBlueprint("conversations", __name__, url_prefix="/api/v1",
                   abp_tags=[Tag(name="conversations", description="The customer's side of a chat")],
@@ -51,8 +54,21 @@ def _idempotency_key() -> str | None:
     return key.strip()
 
 
-@bp.post("/conversations", responses={201: CreatedConversationOut},
+def _conversation_limit() -> str:
+    return current_settings().conversation_rate_limit
+
+
+def _message_limit() -> str:
+    return current_settings().message_rate_limit
+
+
+def _conversation_key() -> str:
+    return f"conversation:{(request.view_args or {}).get('conversation_id', '-')}"
+
+
+@bp.post("/conversations", responses={201: CreatedConversationOut, 429: TOO_MANY},
          summary="Open a conversation and get its token")
+@limiter.limit(_conversation_limit, exempt_when=lambda: not _conversation_limit())  # per client address
 def create_conversation(body: CreateConversationBody) -> Response:
     conversation, token = conversations.create_conversation(body.channel)
     out = CreatedConversationOut(**ConversationOut.of(conversation, []).model_dump(), token=token)
@@ -66,12 +82,13 @@ def get_conversation(path: ConversationPath) -> Response:
     return json_response(conversation_out(conversation), 200)
 
 
-@bp.post("/conversations/<conversation_id>/messages", responses={201: PostMessageOut},
+@bp.post("/conversations/<conversation_id>/messages", responses={201: PostMessageOut, 429: TOO_MANY},
          security=TOKEN_SECURITY, summary="Send the customer's message and get the bot's reply",
          description="With `Accept: text/event-stream` the reply streams as server-sent events: "
                      "`message` (the stored customer message), `delta` events `{text}` as the "
                      "reply is written, then one `reply` event with the stored reply (null while "
                      "a person has the conversation). The `reply` event's text is authoritative.")
+@limiter.limit(_message_limit, key_func=_conversation_key, exempt_when=lambda: not _message_limit())
 def post_message(path: ConversationPath, body: PostMessageBody) -> Response:
     conversation = conversations.authorize(path.conversation_id, bearer_token())
     key = _idempotency_key()

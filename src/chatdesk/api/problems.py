@@ -107,7 +107,10 @@ def init_app(app: Flask) -> None:
         status = error.code or 500
         if request.path.startswith("/v1/"):  # the OpenAI-compatible surface speaks OpenAI's errors
             return openai_compat.http_error(error)
-        response = problem(status, error.name, error.description or error.name)
+        detail = error.description or error.name
+        if status == 429:  # Flask-Limiter describes the limit ("20 per 1 minute")
+            detail = f"Too many requests: the limit is {detail}. Try again after Retry-After seconds."
+        response = problem(status, error.name, detail)
         if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
         return response
