@@ -40,6 +40,8 @@ def demo_app(**overrides: Any) -> Iterator[Any]:
 
     with tempfile.TemporaryDirectory() as tmp:
         overrides.setdefault("models_dir", MODELS_DIR)
+        overrides.setdefault("message_rate_limit", "")  # measuring, not flooding
+        overrides.setdefault("conversation_rate_limit", "")
         settings = Settings(instance_path=Path(tmp), log_level="WARNING", **overrides)
         app = create_app(settings)
         with app.app_context():
