@@ -109,7 +109,8 @@ def init_app(app: Flask) -> None:
             return openai_compat.http_error(error)
         detail = error.description or error.name
         if status == 429:  # Flask-Limiter describes the limit ("20 per 1 minute")
-            detail = f"Too many requests: the limit is {detail}. Try again after Retry-After seconds."
+            detail = (f"Too many requests (at most {detail}). Please wait a moment and try again; "
+                      "the Retry-After header says how long.")
         response = problem(status, error.name, detail)
         if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
