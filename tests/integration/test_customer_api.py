@@ -194,6 +194,7 @@ def test_a_message_at_the_limit_is_accepted(chat: Chat) -> None:
     ('{"text": "hi"}', "text/plain", 415),
     (b"\xff\xfe\x00garbage", "application/json", 400),
     ('{"text": "hi", "x": ' + "[" * 100_000 + "]" * 100_000 + "}", "application/json", 400),  # too deep
+    ('{"text": "hi", "x": ' + "[" * 700 + "]" * 700 + "}", "application/json", 422),  # deep, but JSON
     ('{"text": "hi\\u0000there"}', "application/json", 422),  # NUL: PostgreSQL could not store it
 ])
 def test_bodies_that_are_not_json_objects(chat: Chat, app: Flask, data: Any, content_type: str,

@@ -6,7 +6,7 @@ from flask import Response
 from flask_openapi3 import APIBlueprint, Tag
 
 from chatdesk.api.access import STAFF_SECURITY, staff_user
-from chatdesk.api.problems import ProblemResponses, json_response, require_json_object
+from chatdesk.api.problems import ProblemResponses, json_response
 from chatdesk.api.staff_schemas import (
     AnswerBody,
     AnswerListQuery,
@@ -23,7 +23,6 @@ from chatdesk.services.staff import Permission
 bp = APIBlueprint("answers", __name__, url_prefix="/api/v1",
                   abp_tags=[Tag(name="answers", description="Curated answers and corrections")],
                   abp_security=STAFF_SECURITY, abp_responses=ProblemResponses)
-bp.before_request(require_json_object)
 
 
 @bp.post("/messages/<message_id>/correction", responses={201: AnswerOut},

@@ -8,7 +8,7 @@ from flask import Response, request, stream_with_context
 from flask_openapi3 import APIBlueprint, Tag
 
 from chatdesk.api.access import TOKEN_SECURITY, bearer_token
-from chatdesk.api.problems import ProblemResponses, json_response, problem_documented, require_json_object
+from chatdesk.api.problems import ProblemResponses, json_response, problem_documented
 from chatdesk.api.schemas import (
     ConversationOut,
     ConversationPath,
@@ -35,7 +35,6 @@ TOO_MANY = problem_documented("Too many requests: wait as long as Retry-After sa
 bp = APIBlueprint("conversations", __name__, url_prefix="/api/v1",
                   abp_tags=[Tag(name="conversations", description="The customer's side of a chat")],
                   abp_responses=ProblemResponses)
-bp.before_request(require_json_object)
 
 
 def conversation_out(conversation: Conversation) -> ConversationOut:

@@ -7,7 +7,7 @@ from flask_openapi3 import APIBlueprint, Tag
 
 from chatdesk.api.access import TOKEN_SECURITY, bearer_token
 from chatdesk.api.conversations import conversation_out
-from chatdesk.api.problems import EVENT_STREAM, ProblemResponses, json_response, require_json_object
+from chatdesk.api.problems import EVENT_STREAM, ProblemResponses, json_response
 from chatdesk.api.schemas import ConversationOut, ConversationPath, MessageOut
 from chatdesk.api.staff_schemas import ContactBody, CsatBody, FeedbackBody, MessagePath
 from chatdesk.errors import InvalidInput
@@ -19,7 +19,7 @@ from chatdesk.store.base import parse_id
 bp = APIBlueprint("feedback", __name__, url_prefix="/api/v1",
                   abp_tags=[Tag(name="conversations")], abp_security=TOKEN_SECURITY,
                   abp_responses=ProblemResponses)
-bp.before_request(require_json_object)
+
 
 @bp.post("/messages/<message_id>/feedback", responses={200: ConversationOut},
          summary="Thumbs up or down on a bot reply")

@@ -6,7 +6,7 @@ from flask import Response, stream_with_context
 from flask_openapi3 import APIBlueprint, Tag
 
 from chatdesk.api.access import STAFF_SECURITY, staff_user
-from chatdesk.api.problems import EVENT_STREAM, ProblemResponses, json_response, require_json_object
+from chatdesk.api.problems import EVENT_STREAM, ProblemResponses, json_response
 from chatdesk.api.schemas import ConversationPath
 from chatdesk.api.staff_schemas import (
     AgentReplyBody,
@@ -25,7 +25,7 @@ from chatdesk.store.models import Conversation
 bp = APIBlueprint("inbox", __name__, url_prefix="/api/v1/inbox",
                   abp_tags=[Tag(name="inbox", description="Handed-off conversations, for agents")],
                   abp_security=STAFF_SECURITY, abp_responses=ProblemResponses)
-bp.before_request(require_json_object)
+
 
 def conversation_view(conversation: Conversation) -> StaffConversationOut:
     messages = conversations.messages_of(conversation)

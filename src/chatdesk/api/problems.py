@@ -41,40 +41,17 @@ def validation_problem(error: ValidationError) -> Response:
                    code="validation_failed")
 
 
-def refuse_nul_characters() -> Response | None:
-    """No person types a NUL character, and PostgreSQL cannot store one in text: refuse it in the
-    path, the query string, the idempotency key or a JSON body, before anything reads them (the
-    OpenAI-compatible surface checks its own body and answers in its own error shape)."""
+def check_request() -> Response | None:
+    """Before any route reads the request: no NUL character anywhere (no person types one, and
+    PostgreSQL cannot store one in text), and a body, if there is one, is a JSON object sent as
+    JSON; say which rule it broke. The OpenAI-compatible surface checks its own requests and
+    answers in its own error shape."""
     if request.path.startswith("/v1/"):
         return None
     texts = [request.path, *request.args.keys(), *request.args.values(),
              request.headers.get("Idempotency-Key", "")]
-    if any("\x00" in text for text in texts) or _has_nul(_json_body()):
-        return problem(422, "Invalid input", "Text must not contain NUL characters.", code="nul_character")
-    return None
-
-
-def _json_body() -> Any:
-    if request.method not in BODY_METHODS or not request.is_json:
-        return None
-    try:
-        return json.loads(request.get_data(cache=True))
-    except (ValueError, RecursionError):
-        return None  # require_json_object says what is wrong with it
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
-
-
-def require_json_object() -> Response | None:
-    """A request body must be a JSON object sent as JSON; say which rule it broke."""
+    if any("\x00" in text for text in texts):
+        return _nul_problem()
     if request.method not in BODY_METHODS or not request.get_data(cache=True):
         return None
     if not request.is_json:
@@ -89,14 +66,37 @@ def require_json_object() -> Response | None:
     except RecursionError:
         return problem(400, "Malformed JSON", "The body is not valid JSON: it is nested too deeply.",
                        code="malformed_json")
+    if _has_nul(body):
+        return _nul_problem()
     if not isinstance(body, dict):
         return problem(400, "Malformed JSON", "The body must be a JSON object.",
                        code="malformed_json")
     return None
 
 
+def _nul_problem() -> Response:
+    return problem(422, "Invalid input", "Text must not contain NUL characters.", code="nul_character")
+
+
+def _has_nul(body: Any) -> bool:
+    """Whether any string in a parsed JSON body holds a NUL; without recursion, since a body may
+    nest as deep as the JSON parser allows."""
+    pending = [body]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
+
+
 def init_app(app: Flask) -> None:
-    app.before_request(refuse_nul_characters)
+    app.before_request(check_request)
 
     @app.errorhandler(ChatdeskError)
     def _domain_error(error: ChatdeskError) -> Response:

@@ -11,7 +11,6 @@ from chatdesk.api.problems import (
     documented,
     json_response,
     problem_documented,
-    require_json_object,
 )
 from chatdesk.api.staff_schemas import LoginBody, TokenOut, UserBody, UserOut, UserPatch, UserPath
 from chatdesk.extensions import limiter
@@ -21,7 +20,6 @@ from chatdesk.services.runtime import current_settings
 bp = APIBlueprint("staff", __name__, url_prefix="/api/v1",
                   abp_tags=[Tag(name="staff", description="Sign-in and staff accounts")],
                   abp_responses=ProblemResponses)
-bp.before_request(require_json_object)
 
 
 def _login_limit() -> str:
