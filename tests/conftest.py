@@ -238,6 +238,25 @@ def staff(app: Flask) -> StaffAuth:
     return StaffAuth(app)
 
 
+def all_at_once(app: Flask, url: str, requests: list[dict[str, Any]], method: str = "POST") -> list[int]:
+    """The requests (each one's test-client arguments) to ``url``, each on its own thread and
+    client, released together; their status codes in order."""
+    start = threading.Barrier(len(requests))
+    results = [0] * len(requests)
+
+    def run(i: int) -> None:
+        client = app.test_client()
+        start.wait()
+        results[i] = client.open(url, method=method, **requests[i]).status_code
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
 def assert_one_claim_wins(app: Flask, client: FlaskClient, rounds: int = 5) -> None:
     """Four agents claim one waiting conversation at the same moment: one gets it, the others
     are told someone has it, and the customer hears of one agent."""
@@ -245,20 +264,7 @@ def assert_one_claim_wins(app: Flask, client: FlaskClient, rounds: int = 5) -> N
     for _ in range(rounds):
         chat = open_chat(client)
         chat.ask("talk to a human please")
-        start = threading.Barrier(len(agents))
-        results: list[int] = []
-
-        def claim(headers: dict[str, str], chat: Chat = chat, start: threading.Barrier = start,
-                  results: list[int] = results) -> None:
-            own = app.test_client()
-            start.wait()
-            results.append(own.post(f"/api/v1/inbox/{chat.id}/claim", headers=headers).status_code)
-
-        threads = [threading.Thread(target=claim, args=(headers,)) for headers in agents]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        results = all_at_once(app, f"/api/v1/inbox/{chat.id}/claim", [{"headers": h} for h in agents])
         assert sorted(results) == [200, 409, 409, 409]
         assert sum("has joined" in m["text"] for m in chat.get()["messages"]) == 1
 
@@ -273,18 +279,8 @@ def assert_one_handoff(app: Flask, client: FlaskClient, rounds: int = 5) -> None
 
     for _ in range(rounds):
         chat = open_chat(client)
-        start = threading.Barrier(4)
-
-        def hand_off(chat: Chat = chat, start: threading.Barrier = start) -> None:
-            own = app.test_client()
-            start.wait()
-            own.post(f"/api/v1/conversations/{chat.id}/handoff", json={}, headers=chat.headers)
-
-        threads = [threading.Thread(target=hand_off) for _ in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        ask = {"json": {}, "headers": chat.headers}
+        all_at_once(app, f"/api/v1/conversations/{chat.id}/handoff", [ask] * 4)
         conversation = chat.get()
         assert conversation["status"] == "waiting"
         assert sum(m["role"] == "system" for m in conversation["messages"]) == 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +13,7 @@ from flask.testing import FlaskClient
 from tests.conftest import (
     Chat,
     StaffAuth,
+    all_at_once,
     assert_one_claim_wins,
     assert_one_handoff,
     make_settings,
@@ -152,20 +152,8 @@ def test_resolving_twice_at_once_resolves_once(app: Flask, client: FlaskClient, 
         customer = open_chat(client)
         customer.ask("talk to a human please")
         client.post(f"/api/v1/inbox/{customer.id}/claim", headers=agent)
-        start = threading.Barrier(2)
-        results: list[int] = []
-
-        def resolve(headers: dict[str, str], chat: Chat = customer, start: threading.Barrier = start,
-                    results: list[int] = results) -> None:
-            own = app.test_client()
-            start.wait()
-            results.append(own.post(f"/api/v1/inbox/{chat.id}/resolve", headers=headers).status_code)
-
-        threads = [threading.Thread(target=resolve, args=(h,)) for h in (agent, admin)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        results = all_at_once(app, f"/api/v1/inbox/{customer.id}/resolve",
+                              [{"headers": agent}, {"headers": admin}])
         assert sorted(results) == [200, 409]
         assert sum("marked as resolved" in m["text"] for m in customer.get()["messages"]) == 1
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,14 @@ from sqlalchemy import func, select, text
 from chatdesk import create_app
 from chatdesk.extensions import db
 from chatdesk.store.models import Message
-from tests.conftest import Chat, assert_one_claim_wins, assert_one_handoff, make_settings, open_chat
+from tests.conftest import (
+    Chat,
+    all_at_once,
+    assert_one_claim_wins,
+    assert_one_handoff,
+    make_settings,
+    open_chat,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -63,20 +69,9 @@ def test_a_whole_conversation(pg_client: FlaskClient) -> None:
 def test_concurrent_retries_with_one_idempotency_key_store_one_message(
         pg_app: Flask, pg_client: FlaskClient) -> None:
     chat = open_chat(pg_client)
-    results: list[int] = []
-
-    def post() -> None:
-        client = pg_app.test_client()
-        response = client.post(f"/api/v1/conversations/{chat.id}/messages",
-                               json={"text": "how do I track my parcel"},
-                               headers={**chat.headers, "Idempotency-Key": "retry-1"})
-        results.append(response.status_code)
-
-    threads = [threading.Thread(target=post) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    retry = {"json": {"text": "how do I track my parcel"},
+             "headers": {**chat.headers, "Idempotency-Key": "retry-1"}}
+    results = all_at_once(pg_app, f"/api/v1/conversations/{chat.id}/messages", [retry] * 4)
     assert results == [201] * 4
     with pg_app.app_context():
         customer_messages = db.session.scalar(
