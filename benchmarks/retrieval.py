@@ -116,18 +116,14 @@ def with_intents(index: HybridIndex, qs: QuestionSet, beliefs: list[dict[str, fl
 
 
 def demo_beliefs(qs: QuestionSet) -> list[dict[str, float]]:
-    """The demo intent model's belief about each question's article (trained here, as in `demo`)."""
-    from chatdesk.nlu import TrainingConfig, read_intents_csv
+    """The demo intent model's belief about each question's article (trained here, as by `demo`)."""
     from chatdesk.services import intent_models
     from chatdesk.services.runtime import current_runtime, current_settings
 
     settings = current_settings()
     embedder = current_runtime().embedder()
-    rules = intent_models.IntentRules.read(settings.demo_path / "intents.yaml")
-    trained = intent_models.train_and_register(
-        read_intents_csv(settings.demo_path / "intents.csv"), embedder, settings, rules=rules,
-        config=TrainingConfig(oos_recall_weight=intent_models.DEMO_OOS_RECALL_WEIGHT))
-    serving = intent_models.load_version(settings, trained.version, embedder)
+    version = intent_models.ensure_demo_model(settings, embedder)
+    serving = intent_models.load_version(settings, version, embedder)
     classifier = intent_models.ServingClassifier(serving)
     return [dict(classifier.guess(q, v).articles) for q, v in zip(qs.questions, qs.vectors, strict=True)]
 
