@@ -24,18 +24,14 @@ def shape_answer(hit: Hit, query_vector: np.ndarray) -> str:
     ranked = [int(i) for i in np.argsort(-scores)]
     best = ranked[0]
     chosen = {best}
-    length = len(sentences[best])
     for i in ranked[1:]:
         if len(chosen) >= MAX_UNITS or scores[i] < scores[best] - RELEVANCE_MARGIN:
             break
-        if length + len(sentences[i]) > MAX_ANSWER_CHARS:
-            continue
-        chosen.add(i)
-        length += len(sentences[i])
+        if _length(sentences, chosen | {i}) <= MAX_ANSWER_CHARS:
+            chosen.add(i)
     chosen = _with_opening(sentences, scores, best, chosen)
-    length = sum(len(sentences[i]) for i in chosen)
     lead = _list_lead(sentences, min(chosen))
-    if lead is not None and length + len(sentences[lead]) <= MAX_ANSWER_CHARS + 120:
+    if lead is not None and _length(sentences, chosen | {lead}) <= MAX_ANSWER_CHARS + 120:
         chosen.add(lead)
     return _render([sentences[i] for i in sorted(chosen)])
 
@@ -46,14 +42,19 @@ def _with_opening(sentences: tuple[str, ...], scores: np.ndarray, best: int, cho
     weakest of the others rather than being left out for want of room."""
     if 0 in chosen or is_bullet(sentences[0]) or scores[0] < scores[best] - RELEVANCE_MARGIN:
         return chosen
-    kept = set(chosen)
-    others = sorted(kept - {best}, key=lambda i: scores[i])
-    while others and (len(kept) >= MAX_UNITS or
-                      sum(len(sentences[i]) for i in kept) + len(sentences[0]) > MAX_ANSWER_CHARS):
-        kept.discard(others.pop(0))
-    if len(kept) < MAX_UNITS and sum(len(sentences[i]) for i in kept) + len(sentences[0]) <= MAX_ANSWER_CHARS:
-        return kept | {0}
-    return chosen
+
+    def fits(units: set[int]) -> bool:
+        return len(units) <= MAX_UNITS and _length(sentences, units) <= MAX_ANSWER_CHARS
+
+    kept = chosen | {0}
+    weakest_first = sorted(chosen - {best}, key=lambda i: scores[i])
+    while weakest_first and not fits(kept):
+        kept.discard(weakest_first.pop(0))
+    return kept if fits(kept) else chosen
+
+
+def _length(sentences: tuple[str, ...], units: set[int]) -> int:
+    return sum(len(sentences[i]) for i in units)
 
 
 def _list_lead(sentences: tuple[str, ...], first: int) -> int | None:

@@ -117,7 +117,6 @@ class LLMWriter:
         return Answer(grounded.text, AnsweredBy.LLM, cited, prompt_tokens=completion.prompt_tokens,
                       completion_tokens=completion.completion_tokens)
 
-
     def _record(self, outcome: str, completion: Completion) -> None:
         self.telemetry.llm_call(outcome, latency=completion.latency,
                                 first_token=completion.time_to_first_token,
