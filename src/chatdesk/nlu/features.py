@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -86,6 +86,18 @@ def vectorizer_from_parts(parts: list[dict[str, Any]]) -> FeatureUnion:
     return FeatureUnion(transformers)
 
 
+class _Vectorizer(NamedTuple):
+    """What one fitted TF-IDF vectorizer applies, and where its columns start in the union."""
+
+    analyze: Callable[[str], list[str]]
+    vocabulary: dict[str, int]
+    idf: np.ndarray | None
+    binary: bool
+    sublinear: bool
+    norm: str | None
+    offset: int
+
+
 class TfidfApplier:
     """A fitted union of TF-IDF vectorizers, applied to a few texts at a time.
 
@@ -95,13 +107,13 @@ class TfidfApplier:
     """
 
     def __init__(self, union: FeatureUnion) -> None:
-        self._parts: list[tuple[Callable[[str], list[str]], dict[str, int], np.ndarray | None, bool, bool,
-                                str | None, int]] = []
+        self._parts: list[_Vectorizer] = []
         offset = 0
         for _, vectorizer in union.transformer_list:
             idf = np.asarray(vectorizer.idf_, dtype=np.float64) if vectorizer.use_idf else None
-            self._parts.append((vectorizer.build_analyzer(), vectorizer.vocabulary_, idf, vectorizer.binary,
-                                vectorizer.sublinear_tf, vectorizer.norm, offset))
+            self._parts.append(_Vectorizer(
+                vectorizer.build_analyzer(), vectorizer.vocabulary_, idf, vectorizer.binary,
+                vectorizer.sublinear_tf, vectorizer.norm, offset))
             offset += len(vectorizer.vocabulary_)
         self.width = offset
 
