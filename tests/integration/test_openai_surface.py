@@ -13,12 +13,14 @@ from urllib.request import Request, urlopen
 import openai
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
 
 from chatdesk import create_app
 from chatdesk.cli.keys import keys_group
 from chatdesk.extensions import db
-from chatdesk.store.models import ApiKey
+from chatdesk.store.models import ApiKey, Conversation
 from tests.conftest import make_settings
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.support.servers import serve_in_thread
@@ -116,22 +118,58 @@ def test_with_an_llm_configured_it_answers(tmp_path: Path, demo_sqlite: Path,
     app.extensions["chatdesk"].llm.close()
 
 
+def test_content_as_text_parts_and_tool_turns(sdk: openai.OpenAI, app: Flask) -> None:
+    """Tools built on the SDK send content as a list of parts, and assistant turns that only
+    called a tool (content null) followed by the tool's result; the bot reads the text."""
+    completion = sdk.chat.completions.create(model="chatdesk", messages=[  # type: ignore[misc]
+        {"role": "developer", "content": [{"type": "text", "text": "Be brief."}]},
+        {"role": "user", "content": [{"type": "text", "text": "How much is standard delivery"},
+                                     {"type": "text", "text": "in the UK?"}]},
+        {"role": "assistant", "content": None,
+         "tool_calls": [{"id": "call_1", "type": "function",
+                         "function": {"name": "lookup", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "call_1", "content": "nothing found"},
+        {"role": "assistant", "content": [{"type": "text", "text": "Standard UK delivery costs £3.95."}]},
+        {"role": "user", "content": [{"type": "text", "text": "and express?"}]}])
+    extension = completion.model_extra["chatdesk"]  # type: ignore[index]
+    assert extension["answered_by"] == "retrieval"
+    with app.app_context():
+        from chatdesk.store.models import Message
+
+        stored = db.session.scalars(select(Message).order_by(Message.id.desc()).limit(2)).all()
+    assert stored[1].text == "and express?"
+    alone = sdk.chat.completions.create(model="chatdesk", messages=[
+        {"role": "user", "content": [{"type": "text", "text": "and express?"}]}])
+    assert alone.model_extra["chatdesk"]["answered_by"] == "fallback"  # type: ignore[index]
+
+
 @pytest.mark.parametrize(("messages", "param"), [
     ([], "messages"),
     ([{"role": "wizard", "content": "hi"}], "messages.0.role"),
-    ([{"role": "user", "content": [{"type": "text", "text": "hi"}]}], "messages.0.content"),
+    ([{"role": "user", "content": [{"type": "text", "text": "hi"},
+                                   {"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}],
+     "messages.0.content.1"),
+    ([{"role": "user", "content": [{"type": "text", "text": 7}]}], "messages.0.content"),
     ([{"role": "user", "content": 42}], "messages.0.content"),
+    ([{"role": "user", "content": None}], "messages"),
     ([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}], "messages"),
     ([{"role": "user", "content": "   "}], "messages"),
 ])
-def test_bad_requests_get_openai_errors(sdk: openai.OpenAI, messages: list[dict[str, Any]],
+def test_bad_requests_get_openai_errors(sdk: openai.OpenAI, app: Flask, messages: list[dict[str, Any]],
                                         param: str) -> None:
+    before = conversation_count(app)
     with pytest.raises(openai.BadRequestError) as raised:
         sdk.chat.completions.create(model="chatdesk", messages=messages)  # type: ignore[arg-type]
     assert raised.value.status_code == 400
     body = raised.value.body
     assert isinstance(body, dict) and body["type"] == "invalid_request_error"
     assert body["param"] == param
+    assert conversation_count(app) == before  # nothing stored
+
+
+def conversation_count(app: Flask) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(Conversation)) or 0
 
 
 def test_unknown_model_and_wrong_key(sdk: openai.OpenAI, served: str) -> None:
@@ -178,3 +216,55 @@ def test_a_revoked_key_stops_working(app: Flask, served: str) -> None:
     code, body = raw_post(f"{served}/v1/chat/completions", json.dumps(request).encode(),
                           {"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
     assert code == 401 and body["error"]["code"] == "invalid_api_key"
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=8)
+TEXT_PARTS = st.lists(st.fixed_dictionaries({"type": st.just("text"), "text": st.text(max_size=40)}),
+                      min_size=1, max_size=3)
+PARTS = st.lists(st.fixed_dictionaries({"type": st.sampled_from(["text", "image_url", "input_audio", ""]),
+                                        "text": st.text(max_size=40) | JSON_VALUES}), max_size=3)
+CONTENT = st.text(max_size=80) | TEXT_PARTS
+ROLES = st.sampled_from(["user", "assistant", "system", "developer", "tool", "function"])
+WELL_FORMED = st.tuples(
+    st.lists(st.fixed_dictionaries({"role": ROLES, "content": CONTENT | st.none()}), max_size=3),
+    st.fixed_dictionaries({"role": st.just("user"), "content": CONTENT}),
+).map(lambda pair: [*pair[0], pair[1]])
+ANY_SHAPE = st.lists(st.fixed_dictionaries({"role": ROLES | st.just("wizard") | JSON_VALUES,
+                                            "content": CONTENT | PARTS | JSON_VALUES}), max_size=4)
+MESSAGES = WELL_FORMED | ANY_SHAPE
+QUESTIONS = st.text(max_size=80) | st.sampled_from(["How do I reset my password?", "and express?"])
+REQUESTS = st.fixed_dictionaries(
+    {"model": st.just("chatdesk"),
+     "messages": WELL_FORMED | st.builds(lambda q: [{"role": "user", "content": q}], QUESTIONS)},
+    optional={"stream": st.booleans(),
+              "stream_options": st.fixed_dictionaries({"include_usage": st.booleans()})})
+BODIES = REQUESTS | st.fixed_dictionaries(
+    {"model": st.just("chatdesk") | JSON_VALUES, "messages": ANY_SHAPE | JSON_VALUES},
+    optional={"stream": JSON_VALUES, "stream_options": JSON_VALUES}) | JSON_VALUES
+
+
+def test_generated_requests_get_an_answer_or_an_openai_error(app: Flask) -> None:
+    """Whatever JSON arrives: a completion (streamed or not), or a 4xx in OpenAI's shape with
+    nothing stored; never a server error."""
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {new_key(app)}"}
+
+    @given(body=BODIES)
+    @settings(max_examples=150, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))
+    def answered_or_refused(body: Any) -> None:
+        before = conversation_count(app)
+        response = client.post("/v1/chat/completions", json=body, headers=headers)
+        assert response.status_code < 500, response.get_data(as_text=True)
+        if response.status_code >= 400:
+            assert set(response.get_json()["error"]) == {"message", "type", "param", "code"}
+            assert conversation_count(app) == before
+        elif response.mimetype == "text/event-stream":
+            assert response.get_data(as_text=True).endswith("data: [DONE]\n\n")
+        else:
+            assert response.get_json()["choices"][0]["message"]["role"] == "assistant"
+
+    answered_or_refused()

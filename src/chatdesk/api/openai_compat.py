@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from flask import Blueprint, Response, request, stream_with_context
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictStr, Tag, ValidationError
 from werkzeug.exceptions import HTTPException
 
 from chatdesk.api.access import bearer_token
@@ -39,10 +39,44 @@ def error_response(status: int, message: str, type_: str = "invalid_request_erro
     return Response(json.dumps(body), status=status, mimetype="application/json")
 
 
-class ChatMessageIn(BaseModel):
+class TextPart(BaseModel):
+    type: Literal["text"]
+    text: StrictStr
+
+
+class OtherPart(BaseModel):
+    """An image, audio or file part: understood, and refused with a clear message."""
+
     model_config = ConfigDict(extra="allow")
-    role: Literal["system", "developer", "user", "assistant"]
-    content: StrictStr
+    type: StrictStr
+
+
+def _part_kind(part: Any) -> str:
+    return "text" if isinstance(part, dict) and part.get("type") == "text" else "other"
+
+
+Part = Annotated[Annotated[TextPart, Tag("text")] | Annotated[OtherPart, Tag("other")],
+                 Discriminator(_part_kind)]
+
+
+class ChatMessageIn(BaseModel):
+    """One message as OpenAI's clients send it: ``content`` a string or a list of text parts
+    (tools built on the SDK send either); an assistant turn that only called tools has none."""
+
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: StrictStr | list[Part] | None = None
+
+    def text(self, index: int) -> str:
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        for number, part in enumerate(self.content):
+            if isinstance(part, OtherPart):
+                raise OpenAIError(400, f"chatdesk reads text only; this message has a part of type "
+                                       f"'{part.type}'.", param=f"messages.{index}.content.{number}")
+        return "\n".join(part.text for part in self.content if isinstance(part, TextPart))
 
 
 class StreamOptions(BaseModel):
@@ -78,14 +112,29 @@ def _parse() -> ChatRequest:
         parsed = ChatRequest.model_validate(body)
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
-        param = ".".join(str(p) for p in first["loc"])
-        raise OpenAIError(400, f"Invalid '{param}': {first['msg']}.", param=param) from None
+        loc, message = list(first["loc"]), first["msg"]
+        if "content" in loc:  # the paths inside the union's alternatives mean nothing to a client
+            loc = loc[: loc.index("content") + 1]
+            message = "content must be a string or a list of text parts ({'type': 'text', 'text': ...})"
+        if not loc:
+            raise OpenAIError(400, "The body must be a JSON object with 'model' and 'messages'.") from None
+        param = ".".join(str(p) for p in loc)
+        raise OpenAIError(400, f"Invalid '{param}': {message}.", param=param) from None
     if parsed.model != MODEL_ID:
         raise OpenAIError(404, f"The model '{parsed.model}' does not exist; use '{MODEL_ID}'.",
                           param="model", code="model_not_found")
     if parsed.messages[-1].role != "user":
         raise OpenAIError(400, "The last message must be the user's question.", param="messages")
     return parsed
+
+
+def _conversation(parsed: ChatRequest) -> tuple[str, list[tuple[str, str]]]:
+    """The question, and the history before it as (role, text); system, developer and tool
+    messages are not history the bot answers from."""
+    texts = [message.text(index) for index, message in enumerate(parsed.messages)]
+    history = [(ROLES[m.role], text) for m, text in zip(parsed.messages[:-1], texts[:-1], strict=True)
+               if m.role in ROLES and text.strip()]
+    return texts[-1], history
 
 
 @bp.get("/models")
@@ -99,9 +148,8 @@ def list_models() -> Response:
 def chat_completions() -> Response:
     _require_key()
     parsed = _parse()
-    history = [(ROLES[m.role], m.content) for m in parsed.messages[:-1] if m.role in ROLES]
-    received, events = conversations.answer_stateless(parsed.messages[-1].content, history, "openai",
-                                                      parsed.stream)
+    question, history = _conversation(parsed)
+    received, events = conversations.answer_stateless(question, history, "openai", parsed.stream)
     completion_id = f"chatcmpl-{received.message.id}"
     created = int(time.time())
     if parsed.stream:

@@ -111,11 +111,13 @@ def answer_stateless(question: str, history: list[tuple[str, str]], channel: str
                      stream: bool) -> tuple[ReceivedMessage, Iterator[Delta | Message]]:
     """A one-off exchange (the OpenAI-compatible API): the client sends the history each time.
 
-    It is stored as a conversation of its own, so staff see it and it is counted and exported.
+    It is stored as a conversation of its own, so staff see it and it is counted and exported;
+    a question that is not valid stores nothing.
     """
+    settings = current_settings()
+    clean_text(question, settings.max_message_chars)
     conversation, _ = create_conversation(channel)
     received = receive_message(conversation, question)
-    settings = current_settings()
     keep = settings.history_turns
     questions = tuple(text for role, text in history if role == Role.CUSTOMER)
     turn = Turn(received.message.text, previous_questions=_last(questions, keep),
