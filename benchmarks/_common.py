@@ -25,6 +25,12 @@ def read_questions(path: Path) -> list[tuple[str, str]]:
         return [(row["question"], row["slug"]) for row in csv.DictReader(handle)]
 
 
+def read_sections(path: Path) -> list[set[str]]:
+    """Each question's labelled answer sections (`A | B`; "(intro)" for an article's opening)."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [set(row["sections"].split(" | ")) for row in csv.DictReader(handle)]
+
+
 def read_lines(path: Path) -> list[str]:
     return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 

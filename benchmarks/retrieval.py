@@ -5,6 +5,9 @@
                                                 # data/demo/calibration* (never on tests/data)
 
 Both with retrieval alone and with the demo intent model's belief added (engine/intents.py).
+Then, for the questions answered from the right article, whether the answer quotes the section
+that answers (the questions' `sections` column): with the best section alone, and with the
+runner-up section quoted too when it scores within the passage margin.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +23,7 @@ import numpy as np
 from chatdesk.retrieval.index import HybridIndex, Ranking
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, demo_app, machine, read_lines, read_questions, save  # noqa: E402
+from _common import ROOT, demo_app, machine, read_lines, read_questions, read_sections, save  # noqa: E402
 
 TEST_QUESTIONS = ROOT / "tests" / "data" / "paraphrases.csv"
 TEST_OUT_OF_SCOPE = ROOT / "tests" / "data" / "out_of_scope.txt"
@@ -31,6 +34,10 @@ WEIGHTS = [0.0, 0.1, 0.2, 0.3, 0.5]
 SATURATIONS = [1.0, 2.0, 4.0, 8.0]
 DOCUMENT_WEIGHTS = [0.0, 0.25, 0.5, 0.75, 1.0]
 THRESHOLDS = np.round(np.arange(0.20, 0.95, 0.005), 3)
+PASSAGE_MARGINS = [0.0, 0.02, 0.04, 0.06, 0.08, 0.10, 0.12, 0.15, 0.20]
+#: A wider margin is worth it while at least this share of the second sections it adds carry the
+#: answer the first one missed.
+PASSAGE_YIELD = 0.25
 
 
 @dataclass
@@ -38,6 +45,7 @@ class QuestionSet:
     questions: list[str]
     vectors: np.ndarray
     expected: list[str | None]  # None: out of scope
+    sections: list[set[str]]  # the labelled answer sections of the in-scope questions
 
 
 def ranked(index: HybridIndex, qs: QuestionSet, ranking: Ranking) -> tuple[list[list[str]], np.ndarray]:
@@ -142,6 +150,48 @@ def calibrate_intents(index: HybridIndex, qs: QuestionSet,
     return best[1], best[2]
 
 
+def passages(index: HybridIndex, qs: QuestionSet, beliefs: list[dict[str, float]],
+             policy_weight: float, threshold: float, margin: float) -> dict[str, float]:
+    """Over the questions answered from the right article (as the pipeline ranks, with intents):
+    how often the best section is a labelled one, how often the answer quotes one when the
+    runner-up within ``margin`` is quoted too, and how many answers quote two sections."""
+    from chatdesk.engine.intents import IntentGuess, IntentPolicy
+
+    policy = IntentPolicy(article_weight=policy_weight, min_score=threshold)
+    ranking = replace(index.ranking, passage_margin=margin)
+    first, either, two = [], [], []
+    for question, vector, belief, expected, sections in zip(
+            qs.questions, qs.vectors, beliefs, qs.expected, qs.sections, strict=False):
+        hits = policy.rerank(index.search(question, k=len(index), query_vector=vector).hits,
+                             IntentGuess(None, 0.0, False, belief))
+        if not hits or hits[0].score < threshold or hits[0].chunk.slug != expected:
+            continue
+        best = hits[0].chunk
+        combined = index.chunk_scores(question, vector).combined
+        second = index.runner_up(combined, index.chunks.index(best), ranking)
+        quoted = [best] + ([] if second is None else [index.chunks[second]])
+        first.append((best.section or "(intro)") in sections)
+        either.append(any((c.section or "(intro)") in sections for c in quoted))
+        two.append(second is not None)
+    return {"answered_from_right_article": len(first), "best_section_right": float(np.mean(first)),
+            "answer_quotes_right_section": float(np.mean(either)), "two_sections": float(np.mean(two))}
+
+
+def calibrate_margin(index: HybridIndex, qs: QuestionSet, beliefs: list[dict[str, float]],
+                     weight: float, threshold: float) -> tuple[float, list[dict[str, float]]]:
+    """The widest margin up to which each widening still pays: of the second sections it adds,
+    at least PASSAGE_YIELD carry the answer the best section missed."""
+    table = [{"margin": m, **passages(index, qs, beliefs, weight, threshold, m)} for m in PASSAGE_MARGINS]
+    chosen = table[0]
+    for row in table[1:]:
+        added = row["two_sections"] - chosen["two_sections"]
+        gained = row["answer_quotes_right_section"] - chosen["answer_quotes_right_section"]
+        if added <= 0 or gained / added < PASSAGE_YIELD:
+            break
+        chosen = row
+    return chosen["margin"], table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calibrate", action="store_true")
@@ -159,7 +209,7 @@ def main() -> None:
             oos = read_lines(oos_path)
             questions = [q for q, _ in pairs] + oos
             return QuestionSet(questions, index.embedder.embed(questions),
-                               [s for _, s in pairs] + [None] * len(oos))
+                               [s for _, s in pairs] + [None] * len(oos), read_sections(questions_path))
 
         test = load(TEST_QUESTIONS, TEST_OUT_OF_SCOPE)
         ranking, threshold = index.ranking, settings.retrieval_min_score
@@ -186,11 +236,19 @@ def main() -> None:
         result["settings"].update({"intent_article_weight": weight,  # type: ignore[attr-defined]
                                    "intent_min_score": intent_threshold})
         result["test_set_with_intents"] = with_intents(index, test, test_beliefs, weight, intent_threshold)
+        margin = settings.retrieval_passage_margin
+        if args.calibrate:
+            margin, result["calibration_set_passages"] = calibrate_margin(  # type: ignore[assignment]
+                index, calibration, calibration_beliefs, weight, intent_threshold)
+        result["settings"]["retrieval_passage_margin"] = margin  # type: ignore[index]
+        result["test_set_passages"] = {
+            "best_section_only": passages(index, test, test_beliefs, weight, intent_threshold, 0.0),
+            "with_runner_up": passages(index, test, test_beliefs, weight, intent_threshold, margin)}
         result["sizes"] = {"test_questions": sum(e is not None for e in test.expected),
                            "test_out_of_scope": sum(e is None for e in test.expected)}
     path = save("retrieval", result)
-    for name in ("settings", "calibration_set", "calibration_set_with_intents", "test_set",
-                 "test_set_with_intents", "test_set_dense_only", "sizes"):
+    for name in ("settings", "calibration_set", "calibration_set_with_intents", "calibration_set_passages",
+                 "test_set", "test_set_with_intents", "test_set_dense_only", "test_set_passages", "sizes"):
         if name in result:
             print(f"{name:22s} {result[name]}")
     print(f"saved {path.relative_to(ROOT)}")

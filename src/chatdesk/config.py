@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     retrieval_lexical_weight: float = Field(default=0.3, ge=0)
     retrieval_lexical_saturation: float = Field(default=8.0, gt=0)
     retrieval_document_weight: float = Field(default=0.5, ge=0)
+    retrieval_passage_margin: float = Field(default=0.06, ge=0)
     retrieval_top_k: int = Field(default=3, ge=1)
     # A question this close (cosine) to a curated answer's question gets the curated answer.
     curated_min_similarity: float = Field(default=0.8, gt=0, le=1)

@@ -1,4 +1,5 @@
-"""Held-out customer questions: the right article as the top source, or an honest fallback.
+"""Held-out customer questions: the right article as the top source, quoting the section that
+answers (the `sections` column, labelled by reading the articles), or an honest fallback.
 
 The questions in tests/data are never used to tune anything (calibration uses data/demo).
 `benchmarks/retrieval.py` reports the same numbers in full.
@@ -11,16 +12,27 @@ import csv
 import pytest
 from flask.testing import FlaskClient
 
-from tests.conftest import DATA, open_chat
+from chatdesk.retrieval.parsing import parse_markdown
+from tests.conftest import DATA, ROOT, open_chat
 
-PARAPHRASES = [(row["question"], row["slug"]) for row in
-               csv.DictReader((DATA / "paraphrases.csv").read_text(encoding="utf-8").splitlines())]
+ROWS = list(csv.DictReader((DATA / "paraphrases.csv").read_text(encoding="utf-8").splitlines()))
+PARAPHRASES = [(row["question"], row["slug"]) for row in ROWS]
+SECTIONS = {row["question"]: set(row["sections"].split(" | ")) for row in ROWS}
+KB = ROOT / "data" / "demo" / "kb"
 OUT_OF_SCOPE = [line.strip() for line in (DATA / "out_of_scope.txt").read_text().splitlines()
                 if line.strip()]
 
 # Measured 2026-11 on this data (see docs/benchmarks.md); a drop below these is a regression.
 MIN_TOP_SOURCE_RATE = 0.60
+MIN_RIGHT_SECTION_RATE = 0.75  # of the answers from the right article
 MIN_FALLBACK_RATE = 0.85
+
+
+def quotes_a_section(text: str, slug: str, headings: set[str]) -> bool:
+    """Whether the answer quotes a sentence (or bullet) of one of the article's sections."""
+    article = parse_markdown((KB / f"{slug}.md").read_text(encoding="utf-8"), slug)
+    return any(unit.text in text for section in article.sections
+               if (section.heading or "(intro)") in headings for unit in section.units)
 
 
 @pytest.fixture
@@ -32,15 +44,19 @@ def asker(client: FlaskClient):  # type: ignore[no-untyped-def]
 
 
 def test_paraphrased_questions_get_the_right_article_as_the_top_source(asker) -> None:  # type: ignore[no-untyped-def]
-    right = []
+    right, right_section = [], []
     for question, slug in PARAPHRASES:
         reply = asker(question)
         if reply["answered_by"] == "retrieval" and reply["sources"][0]["id"] == slug:
             right.append(question)
+            if quotes_a_section(reply["text"], slug, SECTIONS[question]):
+                right_section.append(question)
     assert len(PARAPHRASES) >= 20
     assert len(right) >= 20
     assert len(right) / len(PARAPHRASES) >= MIN_TOP_SOURCE_RATE, (
         f"{len(right)}/{len(PARAPHRASES)} right")
+    assert len(right_section) / len(right) >= MIN_RIGHT_SECTION_RATE, (
+        f"{len(right_section)}/{len(right)} quote the section that answers")
 
 
 def test_out_of_scope_questions_get_the_fallback(asker) -> None:  # type: ignore[no-untyped-def]

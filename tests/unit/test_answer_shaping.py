@@ -1,10 +1,12 @@
+import csv
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from chatdesk.engine.answer import MAX_ANSWER_CHARS, shape_answer
+from chatdesk.engine.answer import MAIN, MAX_ANSWER_CHARS, shape_answer
 from chatdesk.retrieval.index import HybridIndex
-from tests.unit.kb_builder import STORE, build_index
+from tests.unit.kb_builder import DEFAULT_RANKING, STORE, build_index
 
 DEMO_KB = Path(__file__).resolve().parents[2] / "data" / "demo" / "kb"
 
@@ -34,7 +36,7 @@ def test_a_bullet_comes_with_the_sentence_that_introduces_its_list(index: Hybrid
 def test_answers_stay_short() -> None:
     long_section = " ".join(f"Returns rule {i} says items must be unworn and tagged." for i in range(40))
     index = build_index({"long": f"# Returns\n\n## Rules\n\n{long_section}\n"})
-    assert len(answer(index, "what are the rules for returns")) <= MAX_ANSWER_CHARS
+    assert len(answer(index, "what are the rules for returns")) <= MAIN.chars
 
 
 
@@ -45,4 +47,39 @@ def test_a_relevant_opening_sentence_is_kept_when_room_is_short() -> None:
     index = build_index({"pay": f"# Payments\n\n## Paying in instalments with Klarna\n\n{section}\n"})
     text = answer(index, "can I pay with Klarna?")
     assert text.startswith("Klarna Pay in 3 lets UK customers split")
-    assert len(text) <= MAX_ANSWER_CHARS
+    assert len(text) <= MAIN.chars
+
+
+def test_a_close_second_section_follows_under_its_heading() -> None:
+    index = build_index(STORE, ranking=replace(DEFAULT_RANKING, passage_margin=0.2))
+    result = index.search("how much does delivery cost", k=1)
+    hit = result.hits[0]
+    assert hit.also is not None
+    text = shape_answer(hit, result.query_vector)
+    first, second = text.split("\n\n")
+    assert first.startswith(f"{hit.chunk.section}: ")
+    assert second.startswith(f"{hit.also.section}: ")
+    assert second.removeprefix(f"{hit.also.section}: ") in hit.also.text  # its opening, verbatim
+
+
+def test_a_signpost_sentence_is_not_the_answer() -> None:
+    index = build_index({"pay": "# Price adjustments\n\nThis article explains price adjustments and price "
+                                "matching. If a price drops within 7 days of your order, we refund the "
+                                "difference.\n"})
+    text = answer(index, "do you refund me if the price drops?")
+    assert "This article" not in text and "refund the difference" in text
+
+
+def test_answers_from_two_sections_stay_within_the_limit() -> None:
+    """The demo knowledge base with a wide margin, so that most answers quote two sections."""
+    articles = {path.stem: path.read_text(encoding="utf-8") for path in sorted(DEMO_KB.glob("*.md"))}
+    index = build_index(articles, ranking=replace(DEFAULT_RANKING, passage_margin=0.3))
+    with (DEMO_KB.parent / "calibration.csv").open(newline="", encoding="utf-8") as handle:
+        questions = [row["question"] for row in csv.DictReader(handle)][:80]
+    two = 0
+    for question in questions:
+        result = index.search(question, k=1)
+        text = shape_answer(result.hits[0], result.query_vector)
+        assert 0 < len(text) <= MAX_ANSWER_CHARS, question
+        two += result.hits[0].also is not None and "\n\n" in text
+    assert two > 40

@@ -59,3 +59,18 @@ def test_an_empty_index_finds_nothing() -> None:
 
 def test_tokens_are_stemmed_without_stop_words() -> None:
     assert tokenize("The parcels are delivered") == ["parcel", "deliv"]
+
+
+def test_a_close_second_section_of_the_article_comes_along_within_the_margin() -> None:
+    margin = Ranking(0.5, 8.0, 0.25, passage_margin=0.2)
+    index = build_index(STORE, ranking=margin)
+    question = "how much does delivery cost"
+    hit = index.search(question, k=1).hits[0]
+    assert hit.chunk.slug == "delivery"
+    assert hit.also is not None and hit.also.slug == "delivery" and hit.also != hit.chunk
+    scores = index.chunk_scores(question, index.embed_query(question)).combined
+    best, second = (index.chunks.index(c) for c in (hit.chunk, hit.also))
+    assert scores[best] - margin.passage_margin <= scores[second] <= scores[best]
+    assert build_index(STORE).search(question, k=1).hits[0].also is None  # margin 0: never
+    one_section = build_index({"returns": STORE["returns"].split("## How")[0]}, ranking=margin)
+    assert one_section.search("returns window", k=1).hits[0].also is None

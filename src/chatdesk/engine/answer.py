@@ -1,42 +1,96 @@
-"""Shape a short answer from the best passage: its most relevant sentences, not the whole article."""
+"""Shape a short answer from the best passage(s): their most relevant sentences, not the whole
+article. When a second section of the same article scored nearly as well (``Hit.also``), its
+opening follows, each part under its section's name: the best-scoring section is often a
+neighbour of the one that answers, and a section's opening says what it is about."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 import numpy as np
 
-from chatdesk.retrieval.index import Hit
+from chatdesk.retrieval.index import Hit, IndexedChunk
 
-MAX_ANSWER_CHARS = 420
-MAX_UNITS = 3
 # A unit joins the answer if it scores nearly as well as the best one.
 RELEVANCE_MARGIN = 0.12
+
+
+@dataclass(frozen=True)
+class Budget:
+    chars: int
+    units: int
+
+
+MAIN = Budget(chars=420, units=3)
+#: The first of two passages leaves room for the second.
+FIRST_OF_TWO = Budget(chars=300, units=2)
+#: No answer is longer, with two passages or one (a list's lead may take one beyond MAIN).
+MAX_ANSWER_CHARS = 600
+# "This article explains...": says where the answer is, not what it is.
+_SIGNPOST = re.compile(r"^(?:this|the following) (?:article|page|guide|section)\b", re.IGNORECASE)
 
 
 def is_bullet(unit: str) -> bool:
     return unit.startswith("- ")
 
 
+def is_signpost(unit: str) -> bool:
+    return bool(_SIGNPOST.match(unit))
+
+
 def shape_answer(hit: Hit, query_vector: np.ndarray) -> str:
-    sentences = hit.chunk.sentences
+    if hit.also is None:
+        return shape_passage(hit.chunk, query_vector, MAIN)
+    first = _labelled(hit.chunk, shape_passage(hit.chunk, query_vector, FIRST_OF_TWO))
+    room = MAX_ANSWER_CHARS - len(first) - len(_labelled(hit.also, "")) - 2
+    second = shape_opening(hit.also, room)
+    if not second:
+        return shape_passage(hit.chunk, query_vector, MAIN)
+    return f"{first}\n\n{_labelled(hit.also, second)}"
+
+
+def _labelled(chunk: IndexedChunk, text: str) -> str:
+    if not chunk.section:
+        return text
+    return f"{chunk.section}:\n{text}" if text.startswith("•") else f"{chunk.section}: {text}"
+
+
+def shape_passage(chunk: IndexedChunk, query_vector: np.ndarray, budget: Budget = MAIN) -> str:
+    sentences = chunk.sentences
     if not sentences:
-        return hit.chunk.text
-    scores = hit.chunk.sentence_vectors @ query_vector
+        return chunk.text
+    scores = chunk.sentence_vectors @ query_vector
+    if not all(is_signpost(unit) for unit in sentences):
+        scores = np.where([is_signpost(unit) for unit in sentences], -np.inf, scores)
     ranked = [int(i) for i in np.argsort(-scores)]
     best = ranked[0]
     chosen = {best}
     for i in ranked[1:]:
-        if len(chosen) >= MAX_UNITS or scores[i] < scores[best] - RELEVANCE_MARGIN:
+        if len(chosen) >= budget.units or scores[i] < scores[best] - RELEVANCE_MARGIN:
             break
-        if _length(sentences, chosen | {i}) <= MAX_ANSWER_CHARS:
+        if _length(sentences, chosen | {i}) <= budget.chars:
             chosen.add(i)
-    chosen = _with_opening(sentences, scores, best, chosen)
+    chosen = _with_opening(sentences, scores, best, chosen, budget)
     lead = _list_lead(sentences, min(chosen))
-    if lead is not None and _length(sentences, chosen | {lead}) <= MAX_ANSWER_CHARS + 120:
+    if lead is not None and _length(sentences, chosen | {lead}) <= budget.chars + 120:
         chosen.add(lead)
     return _render([sentences[i] for i in sorted(chosen)])
 
 
-def _with_opening(sentences: tuple[str, ...], scores: np.ndarray, best: int, chosen: set[int]) -> set[int]:
+def shape_opening(chunk: IndexedChunk, chars: int) -> str:
+    """A section's first units, as many as fit in ``chars`` ("" if not even the first does)."""
+    units = [unit for unit in chunk.sentences if not is_signpost(unit)] or list(chunk.sentences)
+    kept: list[str] = []
+    for unit in units:
+        if len(_render([*kept, unit])) > chars:
+            break
+        kept.append(unit)
+    return _render(kept)
+
+
+def _with_opening(sentences: tuple[str, ...], scores: np.ndarray, best: int, chosen: set[int],
+                  budget: Budget) -> set[int]:
     """A section's opening sentence usually states its point ("Klarna Pay in 3 lets UK customers
     split an order..."): when it is nearly as relevant as the best sentence, it replaces the
     weakest of the others rather than being left out for want of room."""
@@ -44,7 +98,7 @@ def _with_opening(sentences: tuple[str, ...], scores: np.ndarray, best: int, cho
         return chosen
 
     def fits(units: set[int]) -> bool:
-        return len(units) <= MAX_UNITS and _length(sentences, units) <= MAX_ANSWER_CHARS
+        return len(units) <= budget.units and _length(sentences, units) <= budget.chars
 
     kept = chosen | {0}
     weakest_first = sorted(chosen - {best}, key=lambda i: scores[i])

@@ -37,10 +37,11 @@ HISTORY_ROLES = {"customer", "bot", "agent"}
 T = TypeVar("T")
 
 
-def passage_of(hit: Hit) -> Passage:
-    chunk = hit.chunk
-    return Passage(source_id=chunk.slug, title=chunk.title, text=chunk.text, section=chunk.section,
-                   url=chunk.url)
+def passages_of(hits: Sequence[Hit]) -> list[Passage]:
+    """Each hit's passage, followed by its article's close runner-up section when it has one."""
+    chunks = [chunk for hit in hits for chunk in (hit.chunk, hit.also) if chunk is not None]
+    return [Passage(source_id=c.slug, title=c.title, text=c.text, section=c.section, url=c.url)
+            for c in chunks]
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class LLMWriter:
         # The customer's emails and phone numbers stay with us: the LLM sees placeholders.
         turns = [HistoryTurn(role, redact_pii(text)) for role, text in history  # type: ignore[arg-type]
                  if role in HISTORY_ROLES]
-        return build_prompt(redact_pii(question), [passage_of(h) for h in hits[: self.config.passages]],
+        return build_prompt(redact_pii(question), passages_of(hits[: self.config.passages]),
                             turns, config=self.config.prompt)
 
     def write(self, question: str, hits: Sequence[Hit], history: Sequence[tuple[str, str]],

@@ -3,8 +3,10 @@
 A chunk scores ``(cos(chunk) + max cos(sentence)) / 2 + w * bm25 / (bm25 + c)``; an article scores
 its best chunk plus ``d`` times the cosine with the article's centroid (what the article as a whole
 is about; a one-section article is not penalised). Every part is absolute (nothing is rescaled per
-query), so one threshold can say "no good match". ``w``, ``c``, ``d`` and the threshold are
-calibrated by ``benchmarks/retrieval.py --calibrate`` on data the tests never see.
+query), so one threshold can say "no good match". When another chunk of the same article scores
+within ``m`` of its best, the answer may quote it too: the best section is often a neighbour of
+the one that answers. ``w``, ``c``, ``d``, ``m`` and the threshold are calibrated by
+``benchmarks/retrieval.py --calibrate`` on data the tests never see.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ class Ranking:
     lexical_weight: float
     lexical_saturation: float
     document_weight: float
+    #: Another chunk of the article within this much of its best is quoted too (0: never).
+    passage_margin: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ class Hit:
     score: float
     dense: float
     lexical: float
+    #: The article's runner-up chunk, when it scored nearly as well as ``chunk``.
+    also: IndexedChunk | None = None
 
 
 @dataclass(frozen=True)
@@ -130,12 +136,27 @@ class HybridIndex:
         scored.sort(key=lambda pair: -pair[1])
         return scored[:k]
 
+    def runner_up(self, combined: np.ndarray, best: int, ranking: Ranking | None = None) -> int | None:
+        """The article's next best chunk after ``best``, if it is within the passage margin."""
+        margin = (ranking or self.ranking).passage_margin
+        if margin <= 0:
+            return None
+        others = np.flatnonzero(self._documents == self._documents[best])
+        others = others[others != best]
+        if not len(others):
+            return None
+        second = int(others[np.argmax(combined[others])])
+        return second if combined[second] >= combined[best] - margin else None
+
     def search(self, query: str, k: int = 5, query_vector: np.ndarray | None = None) -> SearchResult:
         """The best chunk of each of the ``k`` best articles, best first."""
         vector = self.embed_query(query) if query_vector is None else query_vector
         if not self.chunks:
             return SearchResult(query, vector, [])
         scores = self.chunk_scores(query, vector)
-        hits = [Hit(self.chunks[i], score, float(scores.dense[i]), float(scores.lexical[i]))
-                for i, score in self.rank_documents(scores.combined, vector, k)]
+        hits = []
+        for i, score in self.rank_documents(scores.combined, vector, k):
+            second = self.runner_up(scores.combined, i)
+            hits.append(Hit(self.chunks[i], score, float(scores.dense[i]), float(scores.lexical[i]),
+                            also=None if second is None else self.chunks[second]))
         return SearchResult(query, vector, hits)

@@ -176,7 +176,7 @@ def current_knowledge() -> Knowledge:
     runtime = current_runtime()
     settings = runtime.settings
     ranking = Ranking(settings.retrieval_lexical_weight, settings.retrieval_lexical_saturation,
-                      settings.retrieval_document_weight)
+                      settings.retrieval_document_weight, settings.retrieval_passage_margin)
     return runtime.knowledge.current(db.session(), runtime.embedder(), ranking,
                                      settings.curated_min_similarity)
 
