@@ -95,13 +95,14 @@ class HybridIndex:
         self._sentence_offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         self._lexical = LexicalIndex([f"{c.heading}\n{c.text}" for c in chunks])
         self._documents = np.array([c.document_id for c in chunks], dtype=np.int64)
+        self._members = {int(d): np.flatnonzero(self._documents == d) for d in np.unique(self._documents)}
         self._centroids = self._document_centroids()
 
     def _document_centroids(self) -> dict[int, np.ndarray]:
         centroids: dict[int, np.ndarray] = {}
-        for document in np.unique(self._documents):
-            mean = self._vectors[self._documents == document].mean(axis=0)
-            centroids[int(document)] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+        for document, members in self._members.items():
+            mean = self._vectors[members].mean(axis=0)
+            centroids[document] = mean / max(float(np.linalg.norm(mean)), 1e-12)
         return centroids
 
     def __len__(self) -> int:
@@ -141,7 +142,7 @@ class HybridIndex:
         margin = (ranking or self.ranking).passage_margin
         if margin <= 0:
             return None
-        others = np.flatnonzero(self._documents == self._documents[best])
+        others = self._members[int(self._documents[best])]
         others = others[others != best]
         if not len(others):
             return None
