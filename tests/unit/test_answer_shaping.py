@@ -83,3 +83,8 @@ def test_answers_from_two_sections_stay_within_the_limit() -> None:
         assert 0 < len(text) <= MAX_ANSWER_CHARS, question
         two += result.hits[0].also is not None and "\n\n" in text
     assert two > 40
+
+
+def test_a_short_list_is_quoted_whole_with_its_lead(index: HybridIndex) -> None:
+    text = answer(index, "do you accept american express cards")
+    assert text == "We accept:\n• Visa and Mastercard\n• American Express\n• PayPal and Apple Pay"

@@ -23,6 +23,8 @@ class Budget:
 
 
 MAIN = Budget(chars=420, units=3)
+#: A list's introducing sentence may take a passage this far past its budget.
+LEAD_ALLOWANCE = 120
 #: The first of two passages leaves room for the second.
 FIRST_OF_TWO = Budget(chars=300, units=2)
 #: No answer is longer, with two passages or one (a list's lead may take one beyond MAIN).
@@ -73,8 +75,12 @@ def shape_passage(chunk: IndexedChunk, query_vector: np.ndarray, budget: Budget 
             chosen.add(i)
     chosen = _with_opening(sentences, scores, best, chosen, budget)
     lead = _list_lead(sentences, min(chosen))
-    if lead is not None and _length(sentences, chosen | {lead}) <= budget.chars + 120:
+    if lead is not None and _length(sentences, chosen | {lead}) <= budget.chars + LEAD_ALLOWANCE:
         chosen.add(lead)
+    if is_bullet(sentences[best]):
+        whole = _list_around(sentences, best)
+        if _length(sentences, chosen | whole) <= budget.chars + LEAD_ALLOWANCE:
+            chosen |= whole
     return _render([sentences[i] for i in sorted(chosen)])
 
 
@@ -109,6 +115,18 @@ def _with_opening(sentences: tuple[str, ...], scores: np.ndarray, best: int, cho
 
 def _length(sentences: tuple[str, ...], units: set[int]) -> int:
     return sum(len(sentences[i]) for i in units)
+
+
+def _list_around(sentences: tuple[str, ...], bullet: int) -> set[int]:
+    """The whole list a bullet belongs to, with the sentence introducing it: a short list reads
+    better whole ("Step 3" alone, or one of four drop-off points, leaves the customer guessing)."""
+    start, end = bullet, bullet
+    while start > 0 and is_bullet(sentences[start - 1]):
+        start -= 1
+    while end + 1 < len(sentences) and is_bullet(sentences[end + 1]):
+        end += 1
+    lead = _list_lead(sentences, start)
+    return set(range(start, end + 1)) | ({lead} if lead is not None else set())
 
 
 def _list_lead(sentences: tuple[str, ...], first: int) -> int | None:
