@@ -25,10 +25,14 @@ def read_questions(path: Path) -> list[tuple[str, str]]:
         return [(row["question"], row["slug"]) for row in csv.DictReader(handle)]
 
 
-def read_sections(path: Path) -> list[set[str]]:
-    """Each question's labelled answer sections (`A | B`; "(intro)" for an article's opening)."""
+def read_sections(path: Path) -> list[set[str]] | None:
+    """Each question's labelled answer sections (`A | B`; "(intro)" for an article's opening),
+    or None when the file has no `sections` column."""
     with path.open(newline="", encoding="utf-8") as handle:
-        return [set(row["sections"].split(" | ")) for row in csv.DictReader(handle)]
+        rows = list(csv.DictReader(handle))
+    if not rows or "sections" not in rows[0]:
+        return None
+    return [set(row["sections"].split(" | ")) for row in rows]
 
 
 def read_lines(path: Path) -> list[str]:

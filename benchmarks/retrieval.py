@@ -45,7 +45,7 @@ class QuestionSet:
     questions: list[str]
     vectors: np.ndarray
     expected: list[str | None]  # None: out of scope
-    sections: list[set[str]]  # the labelled answer sections of the in-scope questions
+    sections: list[set[str]] | None  # the labelled answer sections of the in-scope questions
 
 
 def ranked(index: HybridIndex, qs: QuestionSet, ranking: Ranking) -> tuple[list[list[str]], np.ndarray]:
@@ -157,6 +157,7 @@ def passages(index: HybridIndex, qs: QuestionSet, beliefs: list[dict[str, float]
     runner-up within ``margin`` is quoted too, and how many answers quote two sections."""
     from chatdesk.engine.intents import IntentGuess, IntentPolicy
 
+    assert qs.sections is not None
     policy = IntentPolicy(article_weight=policy_weight, min_score=threshold)
     ranking = replace(index.ranking, passage_margin=margin)
     first, either, two = [], [], []
@@ -237,13 +238,14 @@ def main() -> None:
                                    "intent_min_score": intent_threshold})
         result["test_set_with_intents"] = with_intents(index, test, test_beliefs, weight, intent_threshold)
         margin = settings.retrieval_passage_margin
-        if args.calibrate:
+        if args.calibrate and calibration.sections is not None:  # questions without sections: kept
             margin, result["calibration_set_passages"] = calibrate_margin(  # type: ignore[assignment]
                 index, calibration, calibration_beliefs, weight, intent_threshold)
         result["settings"]["retrieval_passage_margin"] = margin  # type: ignore[index]
-        result["test_set_passages"] = {
-            "best_section_only": passages(index, test, test_beliefs, weight, intent_threshold, 0.0),
-            "with_runner_up": passages(index, test, test_beliefs, weight, intent_threshold, margin)}
+        if test.sections is not None:
+            result["test_set_passages"] = {
+                "best_section_only": passages(index, test, test_beliefs, weight, intent_threshold, 0.0),
+                "with_runner_up": passages(index, test, test_beliefs, weight, intent_threshold, margin)}
         result["sizes"] = {"test_questions": sum(e is not None for e in test.expected),
                            "test_out_of_scope": sum(e is None for e in test.expected)}
     path = save("retrieval", result)
