@@ -19,6 +19,7 @@ ROWS = list(csv.DictReader((DATA / "paraphrases.csv").read_text(encoding="utf-8"
 PARAPHRASES = [(row["question"], row["slug"]) for row in ROWS]
 SECTIONS = {row["question"]: set(row["sections"].split(" | ")) for row in ROWS}
 KB = ROOT / "data" / "demo" / "kb"
+FOLLOW_UPS = list(csv.DictReader((DATA / "follow_ups.csv").read_text(encoding="utf-8").splitlines()))
 OUT_OF_SCOPE = [line.strip() for line in (DATA / "out_of_scope.txt").read_text().splitlines()
                 if line.strip()]
 
@@ -26,6 +27,7 @@ OUT_OF_SCOPE = [line.strip() for line in (DATA / "out_of_scope.txt").read_text()
 MIN_TOP_SOURCE_RATE = 0.60
 MIN_RIGHT_SECTION_RATE = 0.75  # of the answers from the right article
 MIN_FALLBACK_RATE = 0.85
+MIN_FOLLOW_UP_RATE = 0.6  # "do they expire?" after a question about gift cards
 
 
 def quotes_a_section(text: str, slug: str, headings: set[str]) -> bool:
@@ -65,3 +67,15 @@ def test_out_of_scope_questions_get_the_fallback(asker) -> None:  # type: ignore
     assert len(fallbacks) >= 10
     assert len(fallbacks) / len(OUT_OF_SCOPE) >= MIN_FALLBACK_RATE, (
         f"{len(fallbacks)}/{len(OUT_OF_SCOPE)} fell back")
+
+
+def test_follow_ups_are_answered_from_the_article_of_the_question_before(client: FlaskClient) -> None:
+    right = []
+    for row in FOLLOW_UPS:
+        chat = open_chat(client)
+        chat.ask(row["first"])
+        reply = chat.ask(row["second"])
+        if reply["sources"] and reply["sources"][0]["id"] == row["slug"]:
+            right.append(row["second"])
+    assert len(FOLLOW_UPS) >= 15
+    assert len(right) / len(FOLLOW_UPS) >= MIN_FOLLOW_UP_RATE, f"{len(right)}/{len(FOLLOW_UPS)} right"

@@ -1,4 +1,6 @@
-from chatdesk.engine.followup import contextual_query, normalise
+import pytest
+
+from chatdesk.engine.followup import contextual_query, normalise, with_context
 
 
 def test_a_follow_up_is_joined_to_the_previous_question_and_not_cacheable() -> None:
@@ -11,6 +13,25 @@ def test_a_question_that_stands_alone_is_searched_as_it_is() -> None:
     assert contextual_query("Do you ship to Canada?", ["how long does delivery take?"]) == (
         "Do you ship to Canada?", True)
     assert contextual_query("and for express?", []) == ("and for express?", True)
+
+
+@pytest.mark.parametrize("text", ["do they expire?", "can it go in the dryer?", "how long does that take?",
+                                  "is THIS one cheaper"])
+def test_a_short_message_about_it_or_them_is_joined_to_the_previous_question(text: str) -> None:
+    assert contextual_query(text, ["can I buy a gift card?"]) == (f"can I buy a gift card? {text}", False)
+    assert contextual_query(text, []) == (text, True)
+
+
+def test_words_that_merely_contain_a_pronoun_are_not_follow_ups() -> None:
+    assert contextual_query("is shipping to Italy free", ["hi"]) == ("is shipping to Italy free", True)
+
+
+def test_the_second_look_joins_only_short_messages_with_a_previous_question() -> None:
+    assert with_context("is there a charge?", ["can I collect in a shop?"]) == (
+        "can I collect in a shop? is there a charge?")
+    assert with_context("is there a charge?", []) is None
+    assert with_context("is there a charge for collecting an order that I placed online yesterday?",
+                        ["hi"]) is None
 
 
 def test_long_messages_starting_with_and_are_not_follow_ups() -> None:
