@@ -52,6 +52,14 @@ def test_a_covered_question_gets_a_short_cited_answer(chat: Chat) -> None:
     assert set(reply["sources"][0]) == {"id", "title", "url", "snippet", "score"}
 
 
+def test_a_follow_up_leans_on_the_last_question_the_bot_answered(chat: Chat) -> None:
+    assert chat.ask("can I buy a gift card?")["sources"][0]["id"] == "gift-cards"
+    chat.ask("ok, what is the capital of Peru?")  # answered with "I don't know": no context
+    reply = chat.ask("do they expire?")
+    assert reply["answered_by"] == "retrieval" and reply["sources"][0]["id"] == "gift-cards"
+    assert "valid for 24 months" in reply["text"] and not reply["cached"]
+
+
 def test_an_uncovered_question_is_told_plainly_and_offered_a_person(chat: Chat) -> None:
     reply = chat.ask("Can you recommend a good dentist in Leeds?")
     assert reply["answered_by"] == "fallback"

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hmac
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.exc import IntegrityError
 
 from chatdesk.engine.guard import clean_text, flags_for, redact_pii
@@ -40,6 +40,8 @@ from chatdesk.store.models import Conversation, ConversationStatus, Message, Rol
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+#: Replies made from what the bot knows: the questions behind them are context for a follow-up.
+KNOWLEDGE_ANSWERS = frozenset({AnsweredBy.RETRIEVAL, AnsweredBy.LLM, AnsweredBy.CURATED})
 
 @dataclass(frozen=True)
 class PostedMessage:
@@ -244,6 +246,16 @@ def _replay(conversation: Conversation, key: str) -> PostedMessage | None:
     return PostedMessage(original, reply_to(original), replayed=True)
 
 
+def _answered_questions(recent: Sequence[Row[str, str, str | None, bool]]) -> tuple[str, ...]:
+    """The customer's messages that the bot answered from what it knows, oldest first: what a
+    follow-up can lean on ("ok thanks" or a question it did not know is no context)."""
+    chronological = list(reversed(recent))
+    return tuple(
+        m.text for m, reply in zip(chronological, chronological[1:], strict=False)
+        if m.role == Role.CUSTOMER and reply.role == Role.BOT and reply.answered_by in KNOWLEDGE_ANSWERS
+    )
+
+
 def _turn(conversation: Conversation, message: Message) -> Turn:
     """What the pipeline needs from the recent history (only the columns it reads)."""
     settings = current_settings()
@@ -262,10 +274,9 @@ def _turn(conversation: Conversation, message: Message) -> Turn:
     last_bot = next((m for m in recent if m.role != Role.CUSTOMER), None)
     offered = (last_bot is not None and last_bot.answered_by == AnsweredBy.FALLBACK
                and not last_bot.handoff)
-    questions = tuple(m.text for m in reversed(recent) if m.role == Role.CUSTOMER)
     history = tuple((m.role, m.text) for m in reversed(recent) if m.role != Role.SYSTEM)
     keep = settings.history_turns
-    return Turn(message.text, previous_questions=_last(questions, keep),
+    return Turn(message.text, previous_questions=_last(_answered_questions(recent), keep),
                 history=_last(history, 2 * keep), previous_fallbacks=previous_fallbacks,
                 bot_offered_human=offered, team_back_at=team_back_at())
 
