@@ -74,3 +74,9 @@ def test_a_close_second_section_of_the_article_comes_along_within_the_margin() -
     assert build_index(STORE).search(question, k=1).hits[0].also is None  # margin 0: never
     one_section = build_index({"returns": STORE["returns"].split("## How")[0]}, ranking=margin)
     assert one_section.search("returns window", k=1).hits[0].also is None
+
+
+def test_words_the_knowledge_base_never_uses_are_counted(index: HybridIndex) -> None:
+    assert index.unknown_terms("express delivery costs?") == 0
+    assert index.unknown_terms("the capital of Peru") == 2
+    assert build_index({}).unknown_terms("delivery") == 1

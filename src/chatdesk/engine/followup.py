@@ -1,11 +1,10 @@
-"""Make a follow-up ("and for express?", "how much is it?") searchable by joining it to the
-previous question: at once when it starts like a follow-up, or on a second look when it found
-nothing on its own."""
+"""Make a follow-up ("and for express?", "do they expire?") searchable by joining it to the
+previous question."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 _FOLLOW_UP = re.compile(
     r"^\s*(?:and|also|or|but|what about|how about|what if|same for|does that|is that|"
@@ -15,23 +14,26 @@ _FOLLOW_UP = re.compile(
 # A short message about "it" or "they" means what the previous question was about.
 _ANAPHOR = re.compile(r"\b(?:it|its|they|them|their|theirs|that|this|those|these)\b", re.IGNORECASE)
 _MAX_FOLLOW_UP_WORDS = 8
+_MAX_NEW_WORDS = 1
 
 
-def contextual_query(text: str, previous_questions: Sequence[str]) -> tuple[str, bool]:
-    """The query to search and whether it stands alone (only those may be cached)."""
+def _new_subject(text: str, unknown_terms: Callable[[str], int]) -> bool:
+    """A message with words the knowledge base never uses ("what is the capital of Peru?",
+    "and football?") is about something new, not a follow-up; one such word is allowed
+    ("can it go in the dryer?")."""
+    return unknown_terms(text) > _MAX_NEW_WORDS
+
+
+def contextual_query(text: str, previous_questions: Sequence[str],
+                     unknown_terms: Callable[[str], int] = lambda text: 0) -> tuple[str, bool]:
+    """The query to search and whether it stands alone (only those may be cached): a short
+    message that starts like a follow-up or speaks of "it" or "they" is joined to the previous
+    question, unless it is about something new."""
     if (previous_questions and len(text.split()) <= _MAX_FOLLOW_UP_WORDS
-            and (_FOLLOW_UP.match(text) or _ANAPHOR.search(text))):
+            and (_FOLLOW_UP.match(text) or _ANAPHOR.search(text))
+            and not _new_subject(text, unknown_terms)):
         return f"{previous_questions[-1]} {text}", False
     return text, True
-
-
-def with_context(text: str, previous_questions: Sequence[str]) -> str | None:
-    """A short message joined to the previous question, for a second look when it found nothing
-    on its own ("how much is it?" after "do you ship to France?"); None when there is no context
-    or the message is too long to be a follow-up."""
-    if not previous_questions or len(text.split()) > _MAX_FOLLOW_UP_WORDS:
-        return None
-    return f"{previous_questions[-1]} {text}"
 
 
 def normalise(text: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from chatdesk.engine.answer import shape_answer
-from chatdesk.engine.followup import contextual_query, normalise, with_context
+from chatdesk.engine.followup import contextual_query, normalise
 from chatdesk.engine.handoff import accepts_offer, asks_for_human, escalates_after
 from chatdesk.engine.intents import IntentClassifier, IntentGuess, IntentPolicy
 from chatdesk.engine.messages import BotMessages
@@ -34,6 +34,8 @@ class KnowledgeSearch(Protocol):
     def __len__(self) -> int: ...
 
     def embed_query(self, query: str) -> np.ndarray: ...
+
+    def unknown_terms(self, text: str) -> int: ...
 
     def search(self, query: str, k: int = ..., query_vector: np.ndarray | None = ...) -> SearchResult: ...
 
@@ -131,33 +133,16 @@ class ReplyPipeline:
 
     def _answer(self, turn: Turn, stream: bool,
                 streamed: list[str]) -> Generator[Delta, None, tuple[Answer, bool]]:
-        query, stands_alone = contextual_query(turn.text, turn.previous_questions)
-        context = with_context(turn.text, turn.previous_questions) if stands_alone else None
+        query, stands_alone = contextual_query(turn.text, turn.previous_questions,
+                                               self.knowledge.unknown_terms)
         key = None
         if stands_alone and self.cache is not None:
             key = cache_key(query, self.knowledge.version, self.config.model_version,
                             self.config.llm_fingerprint)
             hit = self.cache.get(key)
             self.telemetry.reply_cache(hit is not None)
-            cached = Answer.from_dict(hit) if hit is not None else None
-            if cached is not None and not (cached.answered_by == AnsweredBy.FALLBACK and context):
-                return cached, True
-        answer = yield from self._answer_query(turn, query, stream, streamed)
-        if key is not None and self.cache is not None:
-            self.cache.set(key, answer.as_dict())
-        if answer.answered_by == AnsweredBy.FALLBACK and context is not None:
-            # Found nothing alone: a short message may lean on the previous question. What the
-            # context finds is not cached (it depends on the conversation), and it is no answer
-            # if it only repeats the bot's last reply ("ok" after an answer).
-            in_context = yield from self._answer_query(turn, context, stream, streamed)
-            last_reply = next((text for role, text in reversed(turn.history) if role == "bot"), None)
-            if in_context.answered_by != AnsweredBy.FALLBACK and in_context.text != last_reply:
-                return in_context, False
-        return answer, False
-
-    def _answer_query(self, turn: Turn, query: str, stream: bool,
-                      streamed: list[str]) -> Generator[Delta, None, Answer]:
-        """Steps 4-8 for one query: curated, intent, then the knowledge base."""
+            if hit is not None:
+                return Answer.from_dict(hit), True
         vector = self.knowledge.embed_query(query)
         answer = self.curated_answer(vector)
         if answer is None:
@@ -165,7 +150,9 @@ class ReplyPipeline:
             answer = self.intent_answer(guess)
             if answer is None:
                 answer = yield from self._knowledge_answer(turn, query, vector, guess, stream, streamed)
-        return answer
+        if key is not None and self.cache is not None:
+            self.cache.set(key, answer.as_dict())
+        return answer, False
 
     def curated_answer(self, query_vector: np.ndarray) -> Answer | None:
         """Step 4: an answer staff wrote for this question (or a close paraphrase) wins."""

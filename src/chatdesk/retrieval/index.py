@@ -108,6 +108,10 @@ class HybridIndex:
     def __len__(self) -> int:
         return len(self.chunks)
 
+    def unknown_terms(self, text: str) -> int:
+        """How many words of ``text`` that count the knowledge base never uses."""
+        return self._lexical.unknown_terms(text)
+
     def embed_query(self, query: str) -> np.ndarray:
         return self.embedder.embed_one(query)
 

@@ -27,6 +27,11 @@ class LexicalIndex:
         if texts:
             self._bm25.index([tokenize(t) for t in texts], show_progress=False)
 
+    def unknown_terms(self, text: str) -> int:
+        """How many words of ``text`` that count (stemmed, not stop words) the index never saw."""
+        vocabulary = self._bm25.vocab_dict if self._size else {}
+        return sum(token not in vocabulary for token in tokenize(text))
+
     def scores(self, query: str) -> np.ndarray:
         """One BM25 score per indexed text (zeros when no query term is known)."""
         if self._size == 0:
