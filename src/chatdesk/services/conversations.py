@@ -52,10 +52,17 @@ class PostedMessage:
 
 def create_conversation(channel: str = "web") -> tuple[Conversation, str]:
     """A new conversation and its token (shown once; only its hash is kept)."""
+    conversation, token = _new_conversation(channel)
+    db.session.commit()
+    return conversation, token
+
+
+def _new_conversation(channel: str) -> tuple[Conversation, str]:
+    """A new conversation in the session, not yet committed."""
     token, token_hash = new_secret()
     conversation = Conversation(token_hash=token_hash, channel=channel, status=ConversationStatus.BOT)
     db.session.add(conversation)
-    db.session.commit()
+    db.session.flush()
     return conversation, token
 
 
@@ -113,12 +120,12 @@ def answer_stateless(question: str, history: list[tuple[str, str]], channel: str
                      stream: bool) -> tuple[ReceivedMessage, Iterator[Delta | Message]]:
     """A one-off exchange (the OpenAI-compatible API): the client sends the history each time.
 
-    It is stored as a conversation of its own, so staff see it and it is counted and exported;
-    a question that is not valid stores nothing.
+    It is stored as a conversation of its own, so staff see it and it is counted and exported.
+    The conversation is committed with the question, so a question that is not valid stores
+    nothing.
     """
     settings = current_settings()
-    clean_text(question, settings.max_message_chars)
-    conversation, _ = create_conversation(channel)
+    conversation, _ = _new_conversation(channel)
     received = receive_message(conversation, question)
     keep = settings.history_turns
     questions = tuple(text for role, text in history if role == Role.CUSTOMER)
