@@ -1,6 +1,6 @@
 import pytest
 
-from chatdesk.engine.followup import contextual_query, normalise
+from chatdesk.engine.followup import answered_questions, contextual_query, normalise
 
 
 def test_a_follow_up_is_joined_to_the_previous_question_and_not_cacheable() -> None:
@@ -41,3 +41,12 @@ def test_long_messages_starting_with_and_are_not_follow_ups() -> None:
 
 def test_normalise_ignores_case_spacing_and_end_punctuation() -> None:
     assert normalise("  How long   does DELIVERY take?? ") == normalise("how long does delivery take")
+
+
+def test_only_questions_the_bot_answered_from_what_it_knows_are_context() -> None:
+    messages = [("customer", "can I buy a gift card?", None), ("bot", "Yes...", "retrieval"),
+                ("customer", "ok thanks", None), ("bot", "You're welcome!", "intent"),
+                ("customer", "what is the capital of Peru?", None), ("bot", "Sorry...", "fallback"),
+                ("customer", "do you sell rugs?", None), ("system", "Sam joined", None),
+                ("customer", "and lamps?", None)]
+    assert answered_questions(messages) == ("can I buy a gift card?",)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from chatdesk.engine.types import AnsweredBy
+
 _FOLLOW_UP = re.compile(
     r"^\s*(?:and|also|or|but|what about|how about|what if|same for|does that|is that|"
     r"can i do that|and if|then)\b",
@@ -15,6 +17,18 @@ _FOLLOW_UP = re.compile(
 _ANAPHOR = re.compile(r"\b(?:it|its|they|them|their|theirs|that|this|those|these)\b", re.IGNORECASE)
 _MAX_FOLLOW_UP_WORDS = 8
 _MAX_NEW_WORDS = 1
+#: Replies made from what the bot knows: the questions behind them are context for a follow-up.
+_KNOWLEDGE_ANSWERS = frozenset({AnsweredBy.RETRIEVAL, AnsweredBy.LLM, AnsweredBy.CURATED})
+
+
+def answered_questions(messages: Sequence[tuple[str, str, str | None]]) -> tuple[str, ...]:
+    """Of the messages (role, text, answered_by), oldest first, the customer's that the bot
+    answered from what it knows: what a follow-up can lean on ("ok thanks", or a question it
+    did not know, is no context)."""
+    return tuple(
+        text for (role, text, _), (reply_role, _, answered_by) in zip(messages, messages[1:], strict=False)
+        if role == "customer" and reply_role == "bot" and answered_by in _KNOWLEDGE_ANSWERS
+    )
 
 
 def _new_subject(text: str, unknown_terms: Callable[[str], int]) -> bool:

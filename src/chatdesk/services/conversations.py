@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hmac
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
 import structlog
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from chatdesk.engine.followup import answered_questions
 from chatdesk.engine.guard import clean_text, flags_for, redact_pii
 from chatdesk.engine.intents import IntentPolicy
 from chatdesk.engine.pipeline import PipelineConfig, ReplyPipeline
@@ -40,8 +41,6 @@ from chatdesk.store.models import Conversation, ConversationStatus, Message, Rol
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
-#: Replies made from what the bot knows: the questions behind them are context for a follow-up.
-KNOWLEDGE_ANSWERS = frozenset({AnsweredBy.RETRIEVAL, AnsweredBy.LLM, AnsweredBy.CURATED})
 
 @dataclass(frozen=True)
 class PostedMessage:
@@ -253,16 +252,6 @@ def _replay(conversation: Conversation, key: str) -> PostedMessage | None:
     return PostedMessage(original, reply_to(original), replayed=True)
 
 
-def _answered_questions(recent: Sequence[Row[str, str, str | None, bool]]) -> tuple[str, ...]:
-    """The customer's messages that the bot answered from what it knows, oldest first: what a
-    follow-up can lean on ("ok thanks" or a question it did not know is no context)."""
-    chronological = list(reversed(recent))
-    return tuple(
-        m.text for m, reply in zip(chronological, chronological[1:], strict=False)
-        if m.role == Role.CUSTOMER and reply.role == Role.BOT and reply.answered_by in KNOWLEDGE_ANSWERS
-    )
-
-
 def _turn(conversation: Conversation, message: Message) -> Turn:
     """What the pipeline needs from the recent history (only the columns it reads)."""
     settings = current_settings()
@@ -283,7 +272,8 @@ def _turn(conversation: Conversation, message: Message) -> Turn:
                and not last_bot.handoff)
     history = tuple((m.role, m.text) for m in reversed(recent) if m.role != Role.SYSTEM)
     keep = settings.history_turns
-    return Turn(message.text, previous_questions=_last(_answered_questions(recent), keep),
+    questions = answered_questions([(m.role, m.text, m.answered_by) for m in reversed(recent)])
+    return Turn(message.text, previous_questions=_last(questions, keep),
                 history=_last(history, 2 * keep), previous_fallbacks=previous_fallbacks,
                 bot_offered_human=offered, team_back_at=team_back_at())
 
