@@ -41,6 +41,12 @@ def is_signpost(unit: str) -> bool:
     return bool(_SIGNPOST.match(unit))
 
 
+def _may_answer(sentences: tuple[str, ...]) -> list[bool]:
+    """Which units may be quoted: not a signpost, unless the passage holds nothing else."""
+    signposts = [is_signpost(unit) for unit in sentences]
+    return [True] * len(sentences) if all(signposts) else [not s for s in signposts]
+
+
 def shape_answer(hit: Hit, query_vector: np.ndarray) -> str:
     if hit.also is None:
         return shape_passage(hit.chunk, query_vector, MAIN)
@@ -62,9 +68,7 @@ def shape_passage(chunk: IndexedChunk, query_vector: np.ndarray, budget: Budget 
     sentences = chunk.sentences
     if not sentences:
         return chunk.text
-    scores = chunk.sentence_vectors @ query_vector
-    if not all(is_signpost(unit) for unit in sentences):
-        scores = np.where([is_signpost(unit) for unit in sentences], -np.inf, scores)
+    scores = np.where(_may_answer(sentences), chunk.sentence_vectors @ query_vector, -np.inf)
     ranked = [int(i) for i in np.argsort(-scores)]
     best = ranked[0]
     chosen = {best}
@@ -86,7 +90,7 @@ def shape_passage(chunk: IndexedChunk, query_vector: np.ndarray, budget: Budget 
 
 def shape_opening(chunk: IndexedChunk, chars: int) -> str:
     """A section's first units, as many as fit in ``chars`` ("" if not even the first does)."""
-    units = [unit for unit in chunk.sentences if not is_signpost(unit)] or list(chunk.sentences)
+    units = [unit for unit, ok in zip(chunk.sentences, _may_answer(chunk.sentences), strict=True) if ok]
     kept: list[str] = []
     for unit in units:
         if len(_render([*kept, unit])) > chars:
