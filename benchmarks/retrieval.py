@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from chatdesk.retrieval.index import HybridIndex, Ranking
+from chatdesk.engine.answer import is_bullet, shape_answer
+from chatdesk.retrieval.index import HybridIndex, IndexedChunk, Ranking
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import ROOT, demo_app, machine, read_lines, read_questions, read_sections, save  # noqa: E402
@@ -154,7 +155,7 @@ def passages(index: HybridIndex, qs: QuestionSet, beliefs: list[dict[str, float]
              policy_weight: float, threshold: float, margin: float) -> dict[str, float]:
     """Over the questions answered from the right article (as the pipeline ranks, with intents):
     how often the best section is a labelled one, how often the answer quotes one when the
-    runner-up within ``margin`` is quoted too, and how many answers quote two sections."""
+    runner-up within ``margin`` may be quoted too, and how many answers quote two sections."""
     from chatdesk.engine.intents import IntentGuess, IntentPolicy
 
     assert qs.sections is not None
@@ -170,12 +171,19 @@ def passages(index: HybridIndex, qs: QuestionSet, beliefs: list[dict[str, float]
         best = hits[0].chunk
         combined = index.chunk_scores(question, vector).combined
         second = index.runner_up(combined, index.chunks.index(best), ranking)
-        quoted = [best] + ([] if second is None else [index.chunks[second]])
+        also = None if second is None else index.chunks[second]
+        text = shape_answer(replace(hits[0], also=also), vector)
+        quoted = [c for c in (best, also) if c is not None and quotes(text, c)]
         first.append((best.section or "(intro)") in sections)
         either.append(any((c.section or "(intro)") in sections for c in quoted))
-        two.append(second is not None)
+        two.append(len(quoted) == 2)
     return {"answered_from_right_article": len(first), "best_section_right": float(np.mean(first)),
             "answer_quotes_right_section": float(np.mean(either)), "two_sections": float(np.mean(two))}
+
+
+def quotes(text: str, chunk: IndexedChunk) -> bool:
+    """Whether an answer quotes a sentence (or list item) of ``chunk``."""
+    return any((unit[2:] if is_bullet(unit) else unit) in text for unit in chunk.sentences)
 
 
 def calibrate_margin(index: HybridIndex, qs: QuestionSet, beliefs: list[dict[str, float]],

@@ -88,3 +88,84 @@ def test_answers_from_two_sections_stay_within_the_limit() -> None:
 def test_a_short_list_is_quoted_whole_with_its_lead(index: HybridIndex) -> None:
     text = answer(index, "do you accept american express cards")
     assert text == "We accept:\n• Visa and Mastercard\n• American Express\n• PayPal and Apple Pay"
+
+
+TIERS = """# Rewards tiers
+
+## Benefits of each tier
+
+Silver members get everything in Basic, plus:
+
+- 1.25 points per pound spent,
+- free returns by post,
+- early access to the sales.
+
+Gold members get everything in Silver, plus:
+
+- 1.5 points per pound spent,
+- free express delivery on every order,
+- a free personal styling appointment in any shop.
+"""
+
+
+def test_a_list_lead_is_never_quoted_without_its_items() -> None:
+    index = build_index({"tiers": TIERS})
+    text = answer(index, "what extra benefits do members of the tiers get?")
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if line.endswith(":"):
+            assert i + 1 < len(lines) and lines[i + 1].startswith("• "), text
+
+
+def test_an_item_is_quoted_under_its_own_lead() -> None:
+    index = build_index({"tiers": TIERS})
+    text = answer(index, "do gold members get free express delivery?")
+    assert "free express delivery" in text
+    assert "Gold members get everything in Silver, plus:" in text
+    # Nothing of the Gold list reads as if it were Silver's.
+    if "Silver members get everything in Basic, plus:" in text:
+        silver, gold = text.split("Gold members get everything in Silver, plus:")
+        assert "express" not in silver
+
+
+CODES = """# Promo codes
+
+Promo codes are entered at checkout and take money off eligible items.
+
+## Why a promo code isn't working
+
+If the checkout says your code is invalid, check whether:
+
+- the code has expired (every code has an end date),
+- your basket meets the minimum spend,
+- your basket contains only sale items or other excluded products,
+- the code is for first orders only and your email address has ordered before,
+- the code was issued for a different country or currency,
+- a space or extra character was pasted in with the code,
+- the code is for the app only and you are ordering on the website,
+- the offer ended early because its stock sold out.
+
+## Forgot to add a code
+
+If you forgot to enter a valid promo code, contact us within 7 days of placing your order. As long
+as the code was valid for your order on the day you placed it, we will refund the discount.
+"""
+
+
+def test_a_list_the_question_asks_for_is_quoted_whole_rather_than_cut_for_a_second_section() -> None:
+    index = build_index({"codes": CODES}, ranking=replace(DEFAULT_RANKING, passage_margin=0.3))
+    result = index.search("my discount code says it is invalid", k=1)
+    assert result.hits[0].also is not None  # a second section was close enough to be quoted
+    text = shape_answer(result.hits[0], result.query_vector)
+    assert text.startswith("If the checkout says your code is invalid, check whether:\n• ")
+    assert text.count("\n• ") == 8 and "\n\n" not in text
+
+
+def test_a_second_sections_opening_does_not_end_on_a_lead() -> None:
+    from chatdesk.engine.answer import shape_opening
+
+    index = build_index({"codes": CODES})
+    section = next(c for c in index.chunks if c.section == "Why a promo code isn't working")
+    assert shape_opening(section, 60) == ""  # the lead fits, none of its items does
+    assert shape_opening(section, 130).startswith("If the checkout says your code is invalid, "
+                                                  "check whether:\n• the code has expired")

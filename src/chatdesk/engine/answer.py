@@ -1,7 +1,8 @@
 """Shape a short answer from the best passage(s): their most relevant sentences, not the whole
 article. When a second section of the same article scored nearly as well (``Hit.also``), its
 opening follows, each part under its section's name: the best-scoring section is often a
-neighbour of the one that answers, and a section's opening says what it is about."""
+neighbour of the one that answers, and a section's opening says what it is about. A list is
+quoted with the sentence that introduces it, and that sentence never without the list."""
 
 from __future__ import annotations
 
@@ -50,12 +51,18 @@ def _may_answer(sentences: tuple[str, ...]) -> list[bool]:
 def shape_answer(hit: Hit, query_vector: np.ndarray) -> str:
     if hit.also is None:
         return shape_passage(hit.chunk, query_vector, MAIN)
-    first = _labelled(hit.chunk, shape_passage(hit.chunk, query_vector, FIRST_OF_TWO))
-    room = MAX_ANSWER_CHARS - len(first) - len(_labelled(hit.also, "")) - 2
+    first = _choose(hit.chunk, query_vector, FIRST_OF_TWO)
+    if _cuts_list(first) and not _cuts_list(alone := _choose(hit.chunk, query_vector, MAIN)):
+        # The question is about what a list enumerates ("why isn't my code working?" → "check
+        # whether: ..."): that list cut short to make room for a second section reads worse than
+        # the list whole and no second section.
+        return alone.render()
+    labelled = _labelled(hit.chunk, first.render())
+    room = MAX_ANSWER_CHARS - len(labelled) - len(_labelled(hit.also, "")) - 2
     second = shape_opening(hit.also, room)
     if not second:
         return shape_passage(hit.chunk, query_vector, MAIN)
-    return f"{first}\n\n{_labelled(hit.also, second)}"
+    return f"{labelled}\n\n{_labelled(hit.also, second)}"
 
 
 def _labelled(chunk: IndexedChunk, text: str) -> str:
@@ -65,9 +72,26 @@ def _labelled(chunk: IndexedChunk, text: str) -> str:
 
 
 def shape_passage(chunk: IndexedChunk, query_vector: np.ndarray, budget: Budget = MAIN) -> str:
+    return _choose(chunk, query_vector, budget).render()
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """The units of a passage chosen for an answer, and the best of them."""
+
+    sentences: tuple[str, ...]
+    scores: np.ndarray
+    chosen: frozenset[int]
+    best: int
+
+    def render(self) -> str:
+        return _render([self.sentences[i] for i in sorted(self.chosen)])
+
+
+def _choose(chunk: IndexedChunk, query_vector: np.ndarray, budget: Budget) -> _Choice:
     sentences = chunk.sentences
     if not sentences:
-        return chunk.text
+        return _Choice((chunk.text,), np.zeros(1), frozenset({0}), 0)
     scores = np.where(_may_answer(sentences), chunk.sentence_vectors @ query_vector, -np.inf)
     ranked = [int(i) for i in np.argsort(-scores)]
     best = ranked[0]
@@ -78,25 +102,39 @@ def shape_passage(chunk: IndexedChunk, query_vector: np.ndarray, budget: Budget 
         if _length(sentences, chosen | {i}) <= budget.chars:
             chosen.add(i)
     chosen = _with_opening(sentences, scores, best, chosen, budget)
-    lead = _list_lead(sentences, min(chosen))
-    if lead is not None and _length(sentences, chosen | {lead}) <= budget.chars + LEAD_ALLOWANCE:
-        chosen.add(lead)
-    if is_bullet(sentences[best]):
-        whole = _list_around(sentences, best)
-        if _length(sentences, chosen | whole) <= budget.chars + LEAD_ALLOWANCE:
-            chosen |= whole
-    return _render([sentences[i] for i in sorted(chosen)])
+    limit = budget.chars + LEAD_ALLOWANCE
+    around = _list_of(sentences, best)
+    if around is not None and _length(sentences, chosen | around.units) <= limit:
+        chosen |= around.units
+    return _Choice(sentences, scores, frozenset(_lists_complete(sentences, scores, chosen, best, limit)),
+                   best)
+
+
+def _cuts_list(choice: _Choice) -> bool:
+    """Whether the best unit's list answers as a whole (its lead is nearly as relevant as the
+    best unit: the question asks for what the list enumerates) but is quoted only in part."""
+    around = _list_of(choice.sentences, choice.best)
+    if around is None or around.units <= choice.chosen:
+        return False
+    return (around.lead is not None
+            and choice.scores[around.lead] >= choice.scores[choice.best] - RELEVANCE_MARGIN)
 
 
 def shape_opening(chunk: IndexedChunk, chars: int) -> str:
-    """A section's first units, as many as fit in ``chars`` ("" if not even the first does)."""
-    units = [unit for unit, ok in zip(chunk.sentences, _may_answer(chunk.sentences), strict=True) if ok]
-    kept: list[str] = []
-    for unit in units:
-        if len(_render([*kept, unit])) > chars:
+    """A section's first units, as many as fit in ``chars`` ("" if not even the first does);
+    a list's lead only with at least its first item."""
+    sentences = chunk.sentences
+    allowed = _may_answer(sentences)
+    kept: list[int] = []
+    for i in range(len(sentences)):
+        if not allowed[i]:
+            continue
+        if len(_render([sentences[j] for j in [*kept, i]])) > chars:
             break
-        kept.append(unit)
-    return _render(kept)
+        kept.append(i)
+    if kept and _leads_list(sentences, kept[-1]):
+        kept.pop()  # its items did not fit: a lead alone promises what it does not give
+    return _render([sentences[i] for i in kept])
 
 
 def _with_opening(sentences: tuple[str, ...], scores: np.ndarray, best: int, chosen: set[int],
@@ -117,30 +155,69 @@ def _with_opening(sentences: tuple[str, ...], scores: np.ndarray, best: int, cho
     return kept if fits(kept) else chosen
 
 
-def _length(sentences: tuple[str, ...], units: set[int]) -> int:
+def _length(sentences: tuple[str, ...], units: set[int] | frozenset[int]) -> int:
     return sum(len(sentences[i]) for i in units)
 
 
-def _list_around(sentences: tuple[str, ...], bullet: int) -> set[int]:
-    """The whole list a bullet belongs to, with the sentence introducing it: a short list reads
-    better whole ("Step 3" alone, or one of four drop-off points, leaves the customer guessing)."""
-    start, end = bullet, bullet
-    while start > 0 and is_bullet(sentences[start - 1]):
-        start -= 1
-    while end + 1 < len(sentences) and is_bullet(sentences[end + 1]):
-        end += 1
-    lead = _list_lead(sentences, start)
-    return set(range(start, end + 1)) | ({lead} if lead is not None else set())
+@dataclass(frozen=True)
+class _List:
+    """A run of bullets and the sentence introducing it ("We accept:"), if there is one."""
+
+    lead: int | None
+    items: range
+
+    @property
+    def units(self) -> set[int]:
+        return set(self.items) | ({self.lead} if self.lead is not None else set())
 
 
-def _list_lead(sentences: tuple[str, ...], first: int) -> int | None:
-    """A bullet reads better after the sentence that introduces its list ("We accept:")."""
-    if not is_bullet(sentences[first]):
-        return None
-    for i in range(first - 1, -1, -1):
-        if not is_bullet(sentences[i]):
-            return i if sentences[i].rstrip().endswith(":") else None
+def _list_of(sentences: tuple[str, ...], unit: int) -> _List | None:
+    """The list ``unit`` is an item of, or introduces."""
+    if is_bullet(sentences[unit]):
+        start, end = unit, unit
+        while start > 0 and is_bullet(sentences[start - 1]):
+            start -= 1
+        while end + 1 < len(sentences) and is_bullet(sentences[end + 1]):
+            end += 1
+        lead = start - 1 if start > 0 and _leads_list(sentences, start - 1) else None
+        return _List(lead, range(start, end + 1))
+    if _leads_list(sentences, unit):
+        return _list_of(sentences, unit + 1)
     return None
+
+
+def _leads_list(sentences: tuple[str, ...], unit: int) -> bool:
+    return (not is_bullet(sentences[unit]) and sentences[unit].rstrip().endswith(":")
+            and unit + 1 < len(sentences) and is_bullet(sentences[unit + 1]))
+
+
+def _lists_complete(sentences: tuple[str, ...], scores: np.ndarray, chosen: set[int], best: int,
+                    limit: int) -> set[int]:
+    """Each quoted item comes after its own list's lead, so that it reads as what it is (an item
+    of the Full Bloom tier's list is not quoted as one of the Bloom tier's); a lead comes with its
+    most relevant items that fit, or not at all ("Bloom members get everything in Bud, plus:"
+    alone answers nothing)."""
+    chosen = set(chosen)
+    for unit in sorted(chosen):
+        around = _list_of(sentences, unit)
+        if around is None or around.lead is None:
+            continue
+        if around.lead not in chosen and _length(sentences, chosen | {around.lead}) <= limit:
+            chosen.add(around.lead)
+        if chosen & set(around.items):
+            continue
+        for item in sorted(around.items, key=lambda i: -scores[i]):
+            if _length(sentences, chosen | {item}) <= limit:
+                chosen.add(item)
+                break
+        else:
+            chosen.discard(around.lead)
+    for unit in sorted(chosen):
+        around = _list_of(sentences, unit)
+        if (unit != best and is_bullet(sentences[unit]) and around is not None
+                and around.lead is not None and around.lead not in chosen):
+            chosen.discard(unit)  # no room for its lead: an item read under another list misleads
+    return chosen | {best}
 
 
 def _render(units: list[str]) -> str:
