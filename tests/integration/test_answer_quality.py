@@ -20,6 +20,7 @@ PARAPHRASES = [(row["question"], row["slug"]) for row in ROWS]
 SECTIONS = {row["question"]: set(row["sections"].split(" | ")) for row in ROWS}
 KB = ROOT / "data" / "demo" / "kb"
 FOLLOW_UPS = list(csv.DictReader((DATA / "follow_ups.csv").read_text(encoding="utf-8").splitlines()))
+CHAINS = list(csv.DictReader((DATA / "follow_up_chains.csv").read_text(encoding="utf-8").splitlines()))
 OUT_OF_SCOPE = [line.strip() for line in (DATA / "out_of_scope.txt").read_text().splitlines()
                 if line.strip()]
 
@@ -28,6 +29,7 @@ MIN_TOP_SOURCE_RATE = 0.60
 MIN_RIGHT_SECTION_RATE = 0.75  # of the answers from the right article
 MIN_FALLBACK_RATE = 0.85
 MIN_FOLLOW_UP_RATE = 0.6  # "do they expire?" after a question about gift cards
+MIN_CHAIN_RATE = 0.75  # "can I use them in shops?" after "can I buy a gift card?", "do they expire?"
 
 
 def quotes_a_section(text: str, slug: str, headings: set[str]) -> bool:
@@ -79,3 +81,16 @@ def test_follow_ups_are_answered_from_the_article_of_the_question_before(client:
             right.append(row["second"])
     assert len(FOLLOW_UPS) >= 15
     assert len(right) / len(FOLLOW_UPS) >= MIN_FOLLOW_UP_RATE, f"{len(right)}/{len(FOLLOW_UPS)} right"
+
+
+def test_a_follow_up_to_a_follow_up_is_answered_from_the_subject_of_the_chain(client: FlaskClient) -> None:
+    right = []
+    for row in CHAINS:
+        chat = open_chat(client)
+        chat.ask(row["first"])
+        chat.ask(row["second"])
+        reply = chat.ask(row["third"])
+        if reply["sources"] and reply["sources"][0]["id"] == row["slug"]:
+            right.append(row["third"])
+    assert len(CHAINS) >= 12
+    assert len(right) / len(CHAINS) >= MIN_CHAIN_RATE, f"{len(right)}/{len(CHAINS)} right"

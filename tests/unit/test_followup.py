@@ -50,3 +50,21 @@ def test_only_questions_the_bot_answered_from_what_it_knows_are_context() -> Non
                 ("customer", "do you sell rugs?", None), ("system", "Sam joined", None),
                 ("customer", "and lamps?", None)]
     assert answered_questions(messages) == ("can I buy a gift card?",)
+
+
+def test_a_follow_up_to_a_follow_up_keeps_the_question_that_set_the_subject() -> None:
+    previous = ["can I buy a gift card?", "do they expire?"]
+    query, _ = contextual_query("can I use them in shops?", previous)
+    assert query == "can I buy a gift card? do they expire? can I use them in shops?"
+
+
+def test_the_subject_is_the_latest_question_that_stood_alone() -> None:
+    previous = ["how do I reset my password?", "how much is delivery?", "what about express?",
+                "and is it tracked?"]
+    query, _ = contextual_query("and on Saturdays?", previous)
+    assert query == "how much is delivery? and is it tracked? and on Saturdays?"
+
+
+def test_a_new_question_after_a_chain_is_its_own_subject() -> None:
+    previous = ["can I buy a gift card?", "do they expire?"]
+    assert contextual_query("how do I reset my password?", previous) == ("how do I reset my password?", True)

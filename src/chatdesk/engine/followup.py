@@ -42,12 +42,23 @@ def contextual_query(text: str, previous_questions: Sequence[str],
                      unknown_terms: Callable[[str], int] = lambda text: 0) -> tuple[str, bool]:
     """The query to search and whether it stands alone (only those may be cached): a short
     message that starts like a follow-up or speaks of "it" or "they" is joined to the previous
-    question, unless it is about something new."""
-    if (previous_questions and len(text.split()) <= _MAX_FOLLOW_UP_WORDS
-            and (_FOLLOW_UP.match(text) or _ANAPHOR.search(text))
-            and not _new_subject(text, unknown_terms)):
-        return f"{previous_questions[-1]} {text}", False
-    return text, True
+    question, unless it is about something new. When the previous question was a follow-up
+    itself ("can I buy a gift card?" → "do they expire?" → "can I use them in shops?"), the
+    question that set the subject comes first."""
+    if not previous_questions or not _leans_on_before(text, unknown_terms):
+        return text, True
+    last = len(previous_questions) - 1
+    subject = last
+    while subject > 0 and _leans_on_before(previous_questions[subject], unknown_terms):
+        subject -= 1
+    context = [previous_questions[subject]] + ([previous_questions[last]] if last != subject else [])
+    return " ".join([*context, text]), False
+
+
+def _leans_on_before(text: str, unknown_terms: Callable[[str], int]) -> bool:
+    return (len(text.split()) <= _MAX_FOLLOW_UP_WORDS
+            and bool(_FOLLOW_UP.match(text) or _ANAPHOR.search(text))
+            and not _new_subject(text, unknown_terms))
 
 
 def normalise(text: str) -> str:
