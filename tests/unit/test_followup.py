@@ -1,6 +1,7 @@
 import pytest
 
-from chatdesk.engine.followup import answered_questions, contextual_query, normalise
+from chatdesk.engine.followup import answered_questions, contextual_query, normalise, second_look
+from chatdesk.engine.types import Asked
 
 
 def test_a_follow_up_is_joined_to_the_previous_question_and_not_cacheable() -> None:
@@ -44,12 +45,13 @@ def test_normalise_ignores_case_spacing_and_end_punctuation() -> None:
 
 
 def test_only_questions_the_bot_answered_from_what_it_knows_are_context() -> None:
-    messages = [("customer", "can I buy a gift card?", None), ("bot", "Yes...", "retrieval"),
-                ("customer", "ok thanks", None), ("bot", "You're welcome!", "intent"),
-                ("customer", "what is the capital of Peru?", None), ("bot", "Sorry...", "fallback"),
-                ("customer", "do you sell rugs?", None), ("system", "Sam joined", None),
-                ("customer", "and lamps?", None)]
-    assert answered_questions(messages) == ("can I buy a gift card?",)
+    messages = [("customer", "can I buy a gift card?", None, False), ("bot", "Yes...", "retrieval", False),
+                ("customer", "ok thanks", None, False), ("bot", "You're welcome!", "intent", False),
+                ("customer", "what is the capital of Peru?", None, False),
+                ("bot", "Sorry...", "fallback", False),
+                ("customer", "do you sell rugs?", None, False), ("system", "Sam joined", None, False),
+                ("customer", "and lamps?", None, False)]
+    assert answered_questions(messages) == (Asked("can I buy a gift card?", stood_alone=True),)
 
 
 def test_a_follow_up_to_a_follow_up_keeps_the_question_that_set_the_subject() -> None:
@@ -68,3 +70,24 @@ def test_the_subject_is_the_latest_question_that_stood_alone() -> None:
 def test_a_new_question_after_a_chain_is_its_own_subject() -> None:
     previous = ["can I buy a gift card?", "do they expire?"]
     assert contextual_query("how do I reset my password?", previous) == ("how do I reset my password?", True)
+
+
+def test_a_question_answered_with_context_is_not_the_subject_of_the_next() -> None:
+    previous = [Asked("my parcel says delivered but it isn't here", stood_alone=True),
+                Asked("what should I do?", stood_alone=False)]  # answered as a follow-up
+    query, _ = contextual_query("and if it still doesn't turn up?", previous)
+    assert query == ("my parcel says delivered but it isn't here what should I do? "
+                     "and if it still doesn't turn up?")
+
+
+def test_a_second_look_is_for_short_messages_in_the_knowledge_bases_words() -> None:
+    def unknown(text: str) -> int:
+        return sum(word in {"nhs", "ceo"} for word in text.lower().rstrip("?").split())
+
+    previous = ["can I return a cushion?"]
+    assert second_look("how long have I got?", previous, unknown) == (
+        "can I return a cushion? how long have I got?")
+    assert second_look("do you do an NHS discount?", previous, unknown) is None
+    assert second_look("how long have I got?", [], unknown) is None
+    assert second_look("how long have I got to send back the cushion I bought last week?", previous,
+                       unknown) is None

@@ -102,3 +102,26 @@ def test_the_cache_key_changes_with_the_kb_the_model_and_the_llm() -> None:
     base = cache_key("q", 1, "m1", "none")
     assert len({base, cache_key("q", 2, "m1", "none"), cache_key("q", 1, "m2", "none"),
                 cache_key("q", 1, "m1", "gpt")}) == 4
+
+
+def test_a_short_message_that_finds_nothing_alone_gets_a_second_look_with_the_question_before(
+        pipeline: ReplyPipeline, cache: DictCache) -> None:
+    alone = pipeline.reply(Turn("is the label free?"))
+    assert alone.answered_by == AnsweredBy.FALLBACK and not alone.used_context
+    cache.data.clear()
+    previous = ("can I return the shoes I bought?",)
+    reply = pipeline.reply(Turn("is the label free?", previous_questions=previous))
+    assert reply.answered_by == AnsweredBy.RETRIEVAL and reply.used_context
+    assert reply.sources[0].id == "returns" and "free label" in reply.text
+    # Only the question alone (and its "don't know") may be cached: the answer depends on the
+    # conversation.
+    assert [v["answered_by"] for v in cache.data.values()] == [AnsweredBy.FALLBACK]
+    again = pipeline.reply(Turn("is the label free?", previous_questions=previous))
+    assert again.answered_by == AnsweredBy.RETRIEVAL and not again.cached
+
+
+def test_a_message_with_a_word_the_knowledge_base_never_uses_gets_no_second_look(
+        pipeline: ReplyPipeline) -> None:
+    previous = ("can I return the shoes I bought?",)
+    reply = pipeline.reply(Turn("is there a deadline?", previous_questions=previous))
+    assert reply.answered_by == AnsweredBy.FALLBACK and not reply.used_context

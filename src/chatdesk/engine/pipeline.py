@@ -13,7 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from chatdesk.engine.answer import shape_answer
-from chatdesk.engine.followup import contextual_query, normalise
+from chatdesk.engine.followup import contextual_query, normalise, second_look
 from chatdesk.engine.handoff import accepts_offer, asks_for_human, escalates_after
 from chatdesk.engine.intents import IntentClassifier, IntentGuess, IntentPolicy
 from chatdesk.engine.messages import BotMessages
@@ -114,8 +114,8 @@ class ReplyPipeline:
             yield reply
             return
         streamed: list[str] = []
-        answer, cached = yield from self._answer(turn, stream, streamed)
-        reply = self._policy(turn, answer, cached)
+        answer, cached, used_context = yield from self._answer(turn, stream, streamed)
+        reply = replace(self._policy(turn, answer, cached), used_context=used_context)
         if not streamed:
             yield Delta(reply.text)
         yield reply
@@ -132,17 +132,37 @@ class ReplyPipeline:
                      completion_tokens=answer.completion_tokens)
 
     def _answer(self, turn: Turn, stream: bool,
-                streamed: list[str]) -> Generator[Delta, None, tuple[Answer, bool]]:
-        query, stands_alone = contextual_query(turn.text, turn.previous_questions,
-                                               self.knowledge.unknown_terms)
-        key = None
+                streamed: list[str]) -> Generator[Delta, None, tuple[Answer, bool, bool]]:
+        """The answer, whether it came from the cache, and whether earlier questions were part
+        of the search (step 6's follow-ups)."""
+        unknown_terms = self.knowledge.unknown_terms
+        query, stands_alone = contextual_query(turn.text, turn.previous_questions, unknown_terms)
+        key, answer, cached = None, None, False
         if stands_alone and self.cache is not None:
             key = cache_key(query, self.knowledge.version, self.config.model_version,
                             self.config.llm_fingerprint)
             hit = self.cache.get(key)
             self.telemetry.reply_cache(hit is not None)
             if hit is not None:
-                return Answer.from_dict(hit), True
+                answer, cached = Answer.from_dict(hit), True
+        if answer is None:
+            answer = yield from self._search(turn, query, stream, streamed)
+            if key is not None and self.cache is not None:
+                self.cache.set(key, answer.as_dict())
+        if stands_alone and answer.answered_by == AnsweredBy.FALLBACK:
+            # A short message that finds nothing alone ("how long have I got?") may still be a
+            # follow-up; what it finds with the earlier questions depends on the conversation,
+            # so it is not cached.
+            again = second_look(turn.text, turn.previous_questions, unknown_terms)
+            if again is not None:
+                retried = yield from self._search(turn, again, stream, streamed)
+                if retried.answered_by != AnsweredBy.FALLBACK:
+                    return retried, False, True
+        return answer, cached, not stands_alone
+
+    def _search(self, turn: Turn, query: str, stream: bool,
+                streamed: list[str]) -> Generator[Delta, None, Answer]:
+        """Steps 4-8 for one query: a curated answer, an intent's template, or the knowledge base."""
         vector = self.knowledge.embed_query(query)
         answer = self.curated_answer(vector)
         if answer is None:
@@ -150,9 +170,7 @@ class ReplyPipeline:
             answer = self.intent_answer(guess)
             if answer is None:
                 answer = yield from self._knowledge_answer(turn, query, vector, guess, stream, streamed)
-        if key is not None and self.cache is not None:
-            self.cache.set(key, answer.as_dict())
-        return answer, False
+        return answer
 
     def curated_answer(self, query_vector: np.ndarray) -> Answer | None:
         """Step 4: an answer staff wrote for this question (or a close paraphrase) wins."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class AnsweredBy:
@@ -59,12 +59,21 @@ class Answer:
                    intent=data.get("intent"), confidence=data.get("confidence"))
 
 
+class Asked(NamedTuple):
+    """An earlier question the bot answered from what it knows."""
+
+    text: str
+    #: Whether it was searched alone (False: together with earlier questions, as a follow-up);
+    #: None when not known (a client sent the history), and then judged by its form.
+    stood_alone: bool | None = None
+
+
 @dataclass(frozen=True)
 class Turn:
     """One customer message with what the pipeline needs to know about the conversation so far."""
 
     text: str
-    previous_questions: tuple[str, ...] = ()
+    previous_questions: tuple[str | Asked, ...] = ()
     # Recent messages as (role, text), oldest first, for an LLM's context.
     history: tuple[tuple[str, str], ...] = ()
     previous_fallbacks: int = 0
@@ -85,6 +94,8 @@ class Reply:
     cached: bool = False
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    #: Searched together with earlier questions (a follow-up), not alone.
+    used_context: bool = False
 
 
 @dataclass(frozen=True)

@@ -193,6 +193,7 @@ def store_reply(conversation: Conversation, message: Message, reply: Reply, star
         cached=reply.cached,
         prompt_tokens=reply.prompt_tokens,
         completion_tokens=reply.completion_tokens,
+        used_context=reply.used_context,
         reply_to_id=message.id,
         latency_ms=round(seconds * 1000, 2),
     )
@@ -256,7 +257,7 @@ def _turn(conversation: Conversation, message: Message) -> Turn:
     """What the pipeline needs from the recent history (only the columns it reads)."""
     settings = current_settings()
     recent = db.session.execute(
-        select(Message.role, Message.text, Message.answered_by, Message.handoff)
+        select(Message.role, Message.text, Message.answered_by, Message.handoff, Message.used_context)
         .where(Message.conversation_id == conversation.id, Message.id < message.id)
         .order_by(Message.id.desc())
         .limit(max(2 * settings.history_turns, 2 * settings.fallback_handoff_streak))
@@ -272,7 +273,8 @@ def _turn(conversation: Conversation, message: Message) -> Turn:
                and not last_bot.handoff)
     history = tuple((m.role, m.text) for m in reversed(recent) if m.role != Role.SYSTEM)
     keep = settings.history_turns
-    questions = answered_questions([(m.role, m.text, m.answered_by) for m in reversed(recent)])
+    questions = answered_questions([(m.role, m.text, m.answered_by, m.used_context)
+                                    for m in reversed(recent)])
     return Turn(message.text, previous_questions=_last(questions, keep),
                 history=_last(history, 2 * keep), previous_fallbacks=previous_fallbacks,
                 bot_offered_human=offered, team_back_at=team_back_at())

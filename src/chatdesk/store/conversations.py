@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -79,6 +80,8 @@ class Message(Base):
     flags: Mapped[list[str]] = mapped_column(JSON, default=list)
     handoff: Mapped[bool] = mapped_column(Boolean, default=False)
     cached: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: A bot reply searched together with earlier questions (a follow-up), not alone.
+    used_context: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     latency_ms: Mapped[float | None] = mapped_column(Float)
     prompt_tokens: Mapped[int | None] = mapped_column(Integer)
     completion_tokens: Mapped[int | None] = mapped_column(Integer)
