@@ -198,25 +198,21 @@ def _lists_complete(sentences: tuple[str, ...], scores: np.ndarray, chosen: set[
     most relevant items that fit, or not at all ("Bloom members get everything in Bud, plus:"
     alone answers nothing)."""
     chosen = set(chosen)
-    for unit in sorted(chosen):
-        around = _list_of(sentences, unit)
-        if around is None or around.lead is None:
+    lists = {around for unit in sorted(chosen) if (around := _list_of(sentences, unit)) is not None}
+    for around in sorted(lists, key=lambda a: a.items.start):
+        if around.lead is None:
             continue
         if around.lead not in chosen and _length(sentences, chosen | {around.lead}) <= limit:
             chosen.add(around.lead)
-        if chosen & set(around.items):
-            continue
-        for item in sorted(around.items, key=lambda i: -scores[i]):
-            if _length(sentences, chosen | {item}) <= limit:
+        if around.lead not in chosen:
+            chosen -= set(around.items) - {best}  # no room for its lead: read under another, it misleads
+        elif not chosen & set(around.items):
+            item = next((i for i in sorted(around.items, key=lambda i: -scores[i])
+                         if _length(sentences, chosen | {i}) <= limit), None)
+            if item is not None:
                 chosen.add(item)
-                break
-        else:
-            chosen.discard(around.lead)
-    for unit in sorted(chosen):
-        around = _list_of(sentences, unit)
-        if (unit != best and is_bullet(sentences[unit]) and around is not None
-                and around.lead is not None and around.lead not in chosen):
-            chosen.discard(unit)  # no room for its lead: an item read under another list misleads
+            else:
+                chosen.discard(around.lead)
     return chosen | {best}
 
 
