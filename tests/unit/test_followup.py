@@ -5,13 +5,13 @@ from chatdesk.engine.types import Asked
 
 
 def test_a_follow_up_is_joined_to_the_previous_question_and_not_cacheable() -> None:
-    query, alone = contextual_query("and for express?", ["how long does delivery take?"])
+    query, alone = contextual_query("and for express?", [Asked("how long does delivery take?")])
     assert query == "how long does delivery take? and for express?"
     assert not alone
 
 
 def test_a_question_that_stands_alone_is_searched_as_it_is() -> None:
-    assert contextual_query("Do you ship to Canada?", ["how long does delivery take?"]) == (
+    assert contextual_query("Do you ship to Canada?", [Asked("how long does delivery take?")]) == (
         "Do you ship to Canada?", True)
     assert contextual_query("and for express?", []) == ("and for express?", True)
 
@@ -19,17 +19,18 @@ def test_a_question_that_stands_alone_is_searched_as_it_is() -> None:
 @pytest.mark.parametrize("text", ["do they expire?", "can it go in the dryer?", "how long does that take?",
                                   "is THIS one cheaper"])
 def test_a_short_message_about_it_or_them_is_joined_to_the_previous_question(text: str) -> None:
-    assert contextual_query(text, ["can I buy a gift card?"]) == (f"can I buy a gift card? {text}", False)
+    previous = [Asked("can I buy a gift card?")]
+    assert contextual_query(text, previous) == (f"can I buy a gift card? {text}", False)
     assert contextual_query(text, []) == (text, True)
 
 
 def test_words_that_merely_contain_a_pronoun_are_not_follow_ups() -> None:
-    assert contextual_query("is shipping to Italy free", ["hi"]) == ("is shipping to Italy free", True)
+    assert contextual_query("is shipping to Italy free", [Asked("hi")]) == ("is shipping to Italy free", True)
 
 
 def test_a_message_with_more_than_one_word_the_knowledge_base_never_uses_is_a_new_subject() -> None:
     unknown = {"can it go in the dryer?": 1, "and football?": 1, "is it the capital of Peru?": 2}.get
-    previous = ["how do I wash a wool jumper?"]
+    previous = [Asked("how do I wash a wool jumper?")]
     assert not contextual_query("can it go in the dryer?", previous, lambda t: unknown(t) or 0)[1]
     assert contextual_query("is it the capital of Peru?", previous, lambda t: unknown(t) or 0) == (
         "is it the capital of Peru?", True)
@@ -37,7 +38,7 @@ def test_a_message_with_more_than_one_word_the_knowledge_base_never_uses_is_a_ne
 
 def test_long_messages_starting_with_and_are_not_follow_ups() -> None:
     text = "and another thing, I would like to know how long the returns window is for sale items"
-    assert contextual_query(text, ["hi"]) == (text, True)
+    assert contextual_query(text, [Asked("hi")]) == (text, True)
 
 
 def test_normalise_ignores_case_spacing_and_end_punctuation() -> None:
@@ -55,20 +56,20 @@ def test_only_questions_the_bot_answered_from_what_it_knows_are_context() -> Non
 
 
 def test_a_follow_up_to_a_follow_up_keeps_the_question_that_set_the_subject() -> None:
-    previous = ["can I buy a gift card?", "do they expire?"]
+    previous = [Asked("can I buy a gift card?"), Asked("do they expire?")]
     query, _ = contextual_query("can I use them in shops?", previous)
     assert query == "can I buy a gift card? do they expire? can I use them in shops?"
 
 
 def test_the_subject_is_the_latest_question_that_stood_alone() -> None:
-    previous = ["how do I reset my password?", "how much is delivery?", "what about express?",
-                "and is it tracked?"]
+    previous = [Asked("how do I reset my password?"), Asked("how much is delivery?"),
+                Asked("what about express?"), Asked("and is it tracked?")]
     query, _ = contextual_query("and on Saturdays?", previous)
     assert query == "how much is delivery? and is it tracked? and on Saturdays?"
 
 
 def test_a_new_question_after_a_chain_is_its_own_subject() -> None:
-    previous = ["can I buy a gift card?", "do they expire?"]
+    previous = [Asked("can I buy a gift card?"), Asked("do they expire?")]
     assert contextual_query("how do I reset my password?", previous) == ("how do I reset my password?", True)
 
 
@@ -84,7 +85,7 @@ def test_a_second_look_is_for_short_messages_in_the_knowledge_bases_words() -> N
     def unknown(text: str) -> int:
         return sum(word in {"nhs", "ceo"} for word in text.lower().rstrip("?").split())
 
-    previous = ["can I return a cushion?"]
+    previous = [Asked("can I return a cushion?")]
     assert second_look("how long have I got?", previous, unknown) == (
         "can I return a cushion? how long have I got?")
     assert second_look("do you do an NHS discount?", previous, unknown) is None

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 
 from chatdesk.engine.pipeline import PipelineConfig, ReplyPipeline, cache_key
-from chatdesk.engine.types import AnsweredBy, HandoffReason, Turn
+from chatdesk.engine.types import AnsweredBy, Asked, HandoffReason, Turn
 from chatdesk.retrieval.index import HybridIndex
 from tests.unit.kb_builder import STORE, build_index
 
@@ -85,14 +85,14 @@ def test_the_same_question_again_comes_from_the_cache(pipeline: ReplyPipeline,
 def test_a_follow_up_uses_the_previous_question_and_is_not_cached(pipeline: ReplyPipeline,
                                                                   cache: DictCache) -> None:
     reply = pipeline.reply(Turn("and for express?",
-                                previous_questions=("how much does delivery cost",)))
+                                previous_questions=(Asked("how much does delivery cost"),)))
     assert reply.sources[0].id == "delivery"
     assert cache.data == {}
 
 
 def test_a_short_message_about_something_the_knowledge_base_never_mentions_is_not_a_follow_up(
         pipeline: ReplyPipeline) -> None:
-    previous = ("how much is express delivery?",)
+    previous = (Asked("how much is express delivery?"),)
     assert pipeline.reply(Turn("is it free?", previous_questions=previous)).sources[0].id == "delivery"
     reply = pipeline.reply(Turn("is it the capital of Peru?", previous_questions=previous))
     assert reply.answered_by == AnsweredBy.FALLBACK
@@ -109,7 +109,7 @@ def test_a_short_message_that_finds_nothing_alone_gets_a_second_look_with_the_qu
     alone = pipeline.reply(Turn("is the label free?"))
     assert alone.answered_by == AnsweredBy.FALLBACK and not alone.used_context
     cache.data.clear()
-    previous = ("can I return the shoes I bought?",)
+    previous = (Asked("can I return the shoes I bought?"),)
     reply = pipeline.reply(Turn("is the label free?", previous_questions=previous))
     assert reply.answered_by == AnsweredBy.RETRIEVAL and reply.used_context
     assert reply.sources[0].id == "returns" and "free label" in reply.text
@@ -122,6 +122,6 @@ def test_a_short_message_that_finds_nothing_alone_gets_a_second_look_with_the_qu
 
 def test_a_message_with_a_word_the_knowledge_base_never_uses_gets_no_second_look(
         pipeline: ReplyPipeline) -> None:
-    previous = ("can I return the shoes I bought?",)
+    previous = (Asked("can I return the shoes I bought?"),)
     reply = pipeline.reply(Turn("is there a deadline?", previous_questions=previous))
     assert reply.answered_by == AnsweredBy.FALLBACK and not reply.used_context

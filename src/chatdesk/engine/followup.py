@@ -43,7 +43,7 @@ def _new_subject(text: str, unknown_terms: Callable[[str], int]) -> bool:
     return unknown_terms(text) > _MAX_NEW_WORDS
 
 
-def contextual_query(text: str, previous_questions: Sequence[str | Asked],
+def contextual_query(text: str, previous_questions: Sequence[Asked],
                      unknown_terms: Callable[[str], int] = lambda text: 0) -> tuple[str, bool]:
     """The query to search and whether it stands alone (only those may be cached): a short
     message that starts like a follow-up or speaks of "it" or "they" is joined to the previous
@@ -53,7 +53,7 @@ def contextual_query(text: str, previous_questions: Sequence[str | Asked],
     return with_context(text, previous_questions, unknown_terms), False
 
 
-def second_look(text: str, previous_questions: Sequence[str | Asked],
+def second_look(text: str, previous_questions: Sequence[Asked],
                 unknown_terms: Callable[[str], int]) -> str | None:
     """For a short message that found nothing alone and uses only words the knowledge base uses
     ("how long have I got?" after a question about returns): the query to try with the earlier
@@ -64,23 +64,22 @@ def second_look(text: str, previous_questions: Sequence[str | Asked],
     return with_context(text, previous_questions, unknown_terms)
 
 
-def with_context(text: str, previous_questions: Sequence[str | Asked],
+def with_context(text: str, previous_questions: Sequence[Asked],
                  unknown_terms: Callable[[str], int]) -> str:
     """``text`` after the previous question; when that was a follow-up itself ("can I buy a gift
     card?" → "do they expire?" → "can I use them in shops?"), after the question that set the
     subject too."""
-    asked = [q if isinstance(q, Asked) else Asked(q) for q in previous_questions]
 
     def stood_alone(question: Asked) -> bool:
         if question.stood_alone is not None:
             return question.stood_alone
         return not _leans_on_before(question.text, unknown_terms)
 
-    last = len(asked) - 1
+    last = len(previous_questions) - 1
     subject = last
-    while subject > 0 and not stood_alone(asked[subject]):
+    while subject > 0 and not stood_alone(previous_questions[subject]):
         subject -= 1
-    context = [asked[subject].text] + ([asked[last].text] if last != subject else [])
+    context = [previous_questions[i].text for i in sorted({subject, last})]
     return " ".join([*context, text])
 
 

@@ -73,7 +73,7 @@ class Turn:
     """One customer message with what the pipeline needs to know about the conversation so far."""
 
     text: str
-    previous_questions: tuple[str | Asked, ...] = ()
+    previous_questions: tuple[Asked, ...] = ()
     # Recent messages as (role, text), oldest first, for an LLM's context.
     history: tuple[tuple[str, str], ...] = ()
     previous_fallbacks: int = 0

@@ -17,7 +17,7 @@ from chatdesk.engine.guard import clean_text, flags_for, redact_pii
 from chatdesk.engine.intents import IntentPolicy
 from chatdesk.engine.pipeline import PipelineConfig, ReplyPipeline
 from chatdesk.engine.status import Event
-from chatdesk.engine.types import AnsweredBy, Delta, HandoffReason, Reply, Turn
+from chatdesk.engine.types import AnsweredBy, Asked, Delta, HandoffReason, Reply, Turn
 from chatdesk.engine.writer import LLMWriter, WriterConfig
 from chatdesk.errors import Forbidden, NotFound, Unauthorized
 from chatdesk.extensions import db
@@ -127,7 +127,7 @@ def answer_stateless(question: str, history: list[tuple[str, str]], channel: str
     conversation, _ = _new_conversation(channel)
     received = receive_message(conversation, question)
     keep = settings.history_turns
-    questions = tuple(text for role, text in history if role == Role.CUSTOMER)
+    questions = tuple(Asked(text) for role, text in history if role == Role.CUSTOMER)
     turn = Turn(received.message.text, previous_questions=_last(questions, keep),
                 history=_last(tuple(history), 2 * keep), team_back_at=team_back_at())
     if stream:
