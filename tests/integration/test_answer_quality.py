@@ -71,26 +71,26 @@ def test_out_of_scope_questions_get_the_fallback(asker) -> None:  # type: ignore
         f"{len(fallbacks)}/{len(OUT_OF_SCOPE)} fell back")
 
 
-def test_follow_ups_are_answered_from_the_article_of_the_question_before(client: FlaskClient) -> None:
+def answered_from_the_right_article(client: FlaskClient, rows: list[dict[str, str]],
+                                    turns: tuple[str, ...]) -> list[str]:
+    """The conversations (one per row, its ``turns`` asked in order) whose last reply's top
+    source is the row's article."""
     right = []
-    for row in FOLLOW_UPS:
+    for row in rows:
         chat = open_chat(client)
-        chat.ask(row["first"])
-        reply = chat.ask(row["second"])
+        *_, reply = [chat.ask(row[turn]) for turn in turns]
         if reply["sources"] and reply["sources"][0]["id"] == row["slug"]:
-            right.append(row["second"])
+            right.append(row[turns[-1]])
+    return right
+
+
+def test_follow_ups_are_answered_from_the_article_of_the_question_before(client: FlaskClient) -> None:
+    right = answered_from_the_right_article(client, FOLLOW_UPS, ("first", "second"))
     assert len(FOLLOW_UPS) >= 15
     assert len(right) / len(FOLLOW_UPS) >= MIN_FOLLOW_UP_RATE, f"{len(right)}/{len(FOLLOW_UPS)} right"
 
 
 def test_a_follow_up_to_a_follow_up_is_answered_from_the_subject_of_the_chain(client: FlaskClient) -> None:
-    right = []
-    for row in CHAINS:
-        chat = open_chat(client)
-        chat.ask(row["first"])
-        chat.ask(row["second"])
-        reply = chat.ask(row["third"])
-        if reply["sources"] and reply["sources"][0]["id"] == row["slug"]:
-            right.append(row["third"])
+    right = answered_from_the_right_article(client, CHAINS, ("first", "second", "third"))
     assert len(CHAINS) >= 12
     assert len(right) / len(CHAINS) >= MIN_CHAIN_RATE, f"{len(right)}/{len(CHAINS)} right"
