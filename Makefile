@@ -14,11 +14,11 @@ $(BIN)/python:
 # torch first, pinned: it resolves to the local CPU wheel instead of pulling CUDA packages.
 $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -c constraints.txt -e .
+	$(PIP) install --quiet -c constraints.txt -e '.[torch]'
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PIP) install --quiet -c constraints.txt -e '.[dev]'
+	$(PIP) install --quiet -c constraints.txt -e '.[torch,dev]'
 	touch $@
 
 install: $(VENV)/.installed

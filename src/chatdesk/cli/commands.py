@@ -9,6 +9,7 @@ from flask import Flask
 from flask.cli import FlaskGroup
 
 from chatdesk.cli.demo import demo_command
+from chatdesk.cli.embedder import embedder_group
 from chatdesk.cli.export import export_group
 from chatdesk.cli.kb import kb_group
 from chatdesk.cli.keys import keys_group
@@ -38,6 +39,7 @@ cli.add_command(train_command)
 cli.add_command(evaluate_command)
 cli.add_command(models_group)
 cli.add_command(export_group)
+cli.add_command(embedder_group)
 
 
 def run() -> None:

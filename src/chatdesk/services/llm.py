@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from chatdesk.config import Settings
-from chatdesk.llm import LLMConfig, PromptConfig, Provider, build_provider, fingerprint
+from chatdesk.llm import LLMConfig, PromptConfig, Provider, build_provider, default_counter, fingerprint
+from chatdesk.retrieval.embedding import ModelNotExported, tokenizer_file
 
 _lock = threading.Lock()
 
@@ -39,6 +41,7 @@ class ProviderHolder:
 
     def __init__(self, settings: Settings) -> None:
         self._config = llm_config(settings)
+        self._models = settings.models_path
         #: What the LLM settings change in answers (part of the reply cache key).
         self.fingerprint = fingerprint(self._config)
         self._provider: Provider | None = None
@@ -52,10 +55,19 @@ class ProviderHolder:
         if not self._built:
             with _lock:
                 if not self._built:
-                    self._provider = build_provider(self._config)
+                    counter = default_counter(_tokenizer(self._models)) if self._config else None
+                    self._provider = build_provider(self._config, counter=counter)
                     self._built = True
         return self._provider
 
     def close(self) -> None:
         if self._provider is not None:
             self._provider.close()
+
+
+def _tokenizer(models_dir: Path) -> Path | None:
+    """Prompts are measured with the embedding model's tokenizer, wherever this install keeps it."""
+    try:
+        return tokenizer_file(models_dir)
+    except ModelNotExported:
+        return None
