@@ -6,6 +6,7 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
+from chatdesk.store.migration_lock import migration_lock
 from chatdesk.store.models import UTCDateTime
 
 config = context.config
@@ -44,7 +45,7 @@ def run_migrations_online():
 
     options = dict(current_app.extensions["migrate"].configure_args)
     options.setdefault("process_revision_directives", process_revision_directives)
-    with database.engine.connect() as connection:
+    with database.engine.connect() as connection, migration_lock(connection):
         context.configure(connection=connection, target_metadata=database.metadata,
                           render_item=render_item, **options)
         with context.begin_transaction():
