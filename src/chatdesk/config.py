@@ -90,6 +90,15 @@ class Settings(BaseSettings):
     # know" is decided on that with its own threshold (calibrated by benchmarks/retrieval.py).
     intent_article_weight: float = Field(default=0.1, ge=0)
     intent_min_score: float = 0.69
+    # Continuous training: what `chatdesk train` uses when its flags are absent (the image's
+    # `train` role runs it on a schedule with these): the base examples, the held-out examples
+    # that decide promotion, what each intent answers, the gain a new version must show, and
+    # the out-of-scope rule's weight (docs/intent-model.md).
+    train_data: Path | None = None
+    train_eval: Path | None = None
+    train_responses: Path | None = None
+    train_min_gain: float = Field(default=0.0, ge=0, le=1)
+    train_oos_recall_weight: float = Field(default=0.5, ge=0, le=1)
 
     staff_token_ttl: int = Field(default=8 * 3600, ge=60)
     login_rate_limit: str = "10 per minute"

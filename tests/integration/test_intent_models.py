@@ -175,5 +175,7 @@ def test_the_dvc_pipeline_runs_offline(instance: Path, tmp_path: Path) -> None:
     assert run.returncode == 0, run.stdout + run.stderr
     metrics = json.loads((work / "pipeline" / "metrics.json").read_text())
     assert metrics["version"] == "2" and 0 < metrics["accuracy"] <= 1
+    trained = json.loads((work / "pipeline" / "train.json").read_text())  # the same data as version 1
+    assert (trained["promoted"], trained["active_before"], trained["gain"]) == (False, "1", 0)
     assert (work / "pipeline" / "evaluation" / "confusion.png").exists()
     assert json.loads((work / "pipeline" / "export.json").read_text())["conversations"] >= 0

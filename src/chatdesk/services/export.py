@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from chatdesk.engine.guard import redact_pii
 from chatdesk.extensions import db
+from chatdesk.nlu import IntentDataset, make_dataset
 from chatdesk.store.models import Conversation, CuratedAnswer, Handoff, Message, Role
 
 BATCH = 200
@@ -108,6 +109,22 @@ def labelled_examples(since: datetime | None = None) -> Iterator[dict[str, str]]
         question = db.session.get(Message, question_id)
         if question is not None:
             yield {"text": redact_pii(question.text), "intent": str(intent), "source": "feedback"}
+
+
+def taught_dataset(held_out: Iterable[str] = ()) -> IntentDataset | None:
+    """Every labelled example (what agents and customers taught the bot, as in ``labelled.csv``)
+    as training data, or None when there is none. Examples whose text is in ``held_out`` are left
+    out: a model must not be scored on what it was trained on."""
+    unseen = {_normalised(text) for text in held_out}
+    rows = [row for row in labelled_examples() if _normalised(row["text"]) not in unseen]
+    if not rows:
+        return None
+    return make_dataset([row["text"] for row in rows], [row["intent"] for row in rows],
+                        source="taught examples", min_intents=1)
+
+
+def _normalised(text: str) -> str:
+    return " ".join(text.casefold().split())
 
 
 def jsonl(records: Iterator[dict[str, Any]]) -> Iterator[str]:

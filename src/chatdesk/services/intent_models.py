@@ -2,7 +2,9 @@
 says which version serves, and every server process follows it without a restart.
 
 The artifact of a version is a folder: the skops model and its metadata (``chatdesk.nlu``), and
-``intents.yaml``, what each intent answers (a response template, or the article it is about).
+``intents.yaml``, what each intent answers (a response template, or the article it is about). It
+is kept in the database too (``intent_artifacts``), so a server loads a version without access to
+the files of the process that trained it.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from chatdesk.nlu import (
 )
 from chatdesk.nlu.features import Progress
 from chatdesk.retrieval.embedding import Embedder
+from chatdesk.services import intent_artifacts
 from chatdesk.store.models import IntentModelState, utcnow
 
 log = structlog.get_logger(__name__)
@@ -171,6 +174,8 @@ def train_and_register(dataset: IntentDataset, embedder: Embedder, settings: Set
             client.create_registered_model(settings.intent_model_name)
         version = client.create_model_version(settings.intent_model_name,
                                               f"runs:/{run.info.run_id}/{MODEL_FOLDER}", run.info.run_id)
+        intent_artifacts.store(run.info.run_id, settings.intent_model_name, str(version.version),
+                               folder / MODEL_FOLDER)
     return TrainedVersion(str(version.version), run.info.run_id, report, evaluation)
 
 
@@ -191,6 +196,17 @@ def _metrics(report: TrainingReport, evaluation: Evaluation | None) -> dict[str,
                 metrics[f"eval_{key}"] = float(value)
     metrics.update({f"seconds_{step}": float(s) for step, s in report.timings.items()})
     return metrics
+
+
+def annotate_run(settings: Settings, version: str, run_id: str, metrics: dict[str, float],
+                 tags: dict[str, str]) -> None:
+    """Add figures and tags to a finished run, and the tags to its registered version too."""
+    client = _client(settings)
+    for key, value in metrics.items():
+        client.log_metric(run_id, key, value)
+    for key, text in tags.items():
+        client.set_tag(run_id, key, text)
+        client.set_model_version_tag(settings.intent_model_name, version, key, text)
 
 
 def version_trained_on(settings: Settings, fingerprint: str) -> str | None:
@@ -230,32 +246,44 @@ def _version_folder(settings: Settings, version: str) -> Path:
     return settings.instance_path / "intent-models" / registry[:12] / f"v{version}"
 
 
-def fetch(settings: Settings, version: str) -> Path:
-    """The version's artifact folder, downloaded from MLflow once and kept in the models folder."""
-    folder = _version_folder(settings, version)
-    if (folder / "ready").exists():
-        return folder
-    client = _client(settings)
+def _run_id(settings: Settings, version: str) -> str:
     try:
-        record = client.get_model_version(settings.intent_model_name, version)
+        record = _client(settings).get_model_version(settings.intent_model_name, version)
     except Exception:
         raise UnknownVersion(f"There is no version {version!r} of {settings.intent_model_name}; "
                              "see `chatdesk models list`.", code="unknown_version") from None
-    partial = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    _mlflow(settings).artifacts.download_artifacts(artifact_uri=f"runs:/{record.run_id}/{MODEL_FOLDER}",
-                                                   dst_path=str(partial))
-    downloaded = partial / MODEL_FOLDER if (partial / MODEL_FOLDER).is_dir() else partial
-    shutil.rmtree(folder, ignore_errors=True)
-    downloaded.replace(folder)
-    shutil.rmtree(partial, ignore_errors=True)
-    (folder / "ready").touch()
+    return str(record.run_id)
+
+
+def fetch(settings: Settings, version: str, run_id: str | None = None) -> Path:
+    """The version's artifact folder, kept in the instance's models folder once fetched: from the
+    database, or for a version registered before it kept them, from MLflow's artifact store.
+    Given the version's run, a server that has the folder stored never asks MLflow."""
+    folder = _version_folder(settings, version)
+    if (folder / "ready").exists():
+        return folder
+    run_id = run_id or _run_id(settings, version)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # Each fetch writes its own folder, then renames it into place: two workers never mix files.
+    with tempfile.TemporaryDirectory(dir=folder.parent, prefix=f".{folder.name}-") as tmp:
+        partial = Path(tmp) / MODEL_FOLDER
+        if not intent_artifacts.restore(run_id, partial):
+            partial = Path(_mlflow(settings).artifacts.download_artifacts(
+                artifact_uri=f"runs:/{run_id}/{MODEL_FOLDER}", dst_path=tmp))
+        (partial / "ready").touch()
+        if not (folder / "ready").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            try:
+                partial.replace(folder)
+            except OSError:
+                if not (folder / "ready").exists():  # not another worker's copy: a real failure
+                    raise
     return folder
 
 
-def load_version(settings: Settings, version: str, embedder: Embedder) -> ServingModel:
-    folder = fetch(settings, version)
+def load_version(settings: Settings, version: str, embedder: Embedder,
+                 run_id: str | None = None) -> ServingModel:
+    folder = fetch(settings, version, run_id)
     rules_file = folder / RESPONSES_FILE
     rules = IntentRules.read(rules_file) if rules_file.exists() else IntentRules()
     return ServingModel(version, load_model(folder, embedder), rules)
@@ -265,11 +293,22 @@ def active_version(session: Session) -> str | None:
     return session.scalar(select(IntentModelState.active_version).where(IntentModelState.id == 1))
 
 
+def active_run(session: Session) -> tuple[str | None, str | None]:
+    """The active version and its MLflow run (None for one activated before runs were kept)."""
+    row = session.execute(select(IntentModelState.active_version, IntentModelState.active_run_id)
+                          .where(IntentModelState.id == 1)).one_or_none()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
 def activate(settings: Settings, version: str, embedder: Embedder) -> ServingModel:
-    """Check the version loads here, then make it the one every server serves."""
+    """Check the version loads here, then make it the one every server serves (and make sure the
+    database has its folder, so that every server can load it)."""
     serving = load_version(settings, version, embedder)
+    run_id = _run_id(settings, version)
+    intent_artifacts.store(run_id, settings.intent_model_name, version, fetch(settings, version, run_id))
     state = db.session.get(IntentModelState, 1) or IntentModelState(id=1)
     state.active_version = version
+    state.active_run_id = run_id
     state.activated_at = utcnow()
     db.session.add(state)
     db.session.commit()
@@ -296,14 +335,14 @@ class IntentModelHolder:
         if now - self._checked_at < self._check_interval:
             return self._serving
         self._checked_at = now
-        version = active_version(session)
+        version, run_id = active_run(session)
         serving = self._serving
         if version is None or (serving is not None and serving.version == version) or version == self._failed:
             return serving if version is not None else None
         with self._lock:
             if self._serving is None or self._serving.version != version:
                 try:
-                    self._serving = load_version(settings, version, embedder)
+                    self._serving = load_version(settings, version, embedder, run_id)
                     self.error = None
                     log.info("intent_model.loaded", version=version)
                 except Exception as error:  # keep serving the previous version; readyz tells

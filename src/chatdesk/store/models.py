@@ -2,7 +2,7 @@
 
 from chatdesk.store.base import Base, Timestamp, UTCDateTime, new_id, utcnow
 from chatdesk.store.conversations import Conversation, ConversationStatus, Handoff, Message, Role
-from chatdesk.store.intents import IntentModelState
+from chatdesk.store.intents import IntentModelArtifact, IntentModelState
 from chatdesk.store.keys import ApiKey
 from chatdesk.store.knowledge import Chunk, Document, KnowledgeBaseState
 from chatdesk.store.staff import CuratedAnswer, CuratedQuestion, StaffRole, User
@@ -17,6 +17,7 @@ __all__ = [
     "CuratedQuestion",
     "Document",
     "Handoff",
+    "IntentModelArtifact",
     "IntentModelState",
     "KnowledgeBaseState",
     "Message",
