@@ -11,6 +11,8 @@ from typing import Any
 import click
 from gunicorn.app.base import BaseApplication
 
+from chatdesk.nlu import import_loader
+
 
 class _Server(BaseApplication):
     def __init__(self, options: dict[str, Any]) -> None:
@@ -28,17 +30,23 @@ class _Server(BaseApplication):
 
 
 def _warm_up(worker: Any) -> None:
-    """Load the embedder and the search index before the first customer waits for them, and
-    end open event streams when the worker is told to stop (or it would wait for them)."""
+    """Load the embedder, the search index and the intent model before the first customer (or
+    readiness probe) waits for them, and end open event streams when the worker is told to stop
+    (or it would wait for them)."""
+    from chatdesk.extensions import db
     from chatdesk.services import knowledge
     from chatdesk.services.runtime import current_runtime
 
     with worker.wsgi.app_context():
-        events = current_runtime().events
+        runtime = current_runtime()
+        events = runtime.events
         try:
             knowledge.current_index()
+            runtime.intents.current(db.session(), runtime.settings, runtime.embedder())
         except Exception as error:  # the readiness probe will tell; don't kill the worker
             worker.log.warning("warm-up failed: %s", error)
+        finally:
+            db.session.remove()
     stop = worker.handle_exit
 
     def handle_exit(signum: int, frame: Any) -> None:
@@ -99,6 +107,7 @@ def serve_command(host: str, port: int, workers: int, worker_class: str, threads
     _metrics_across_workers()
     _migrate_if_embedded()
     _stop_timers_before_fork()
+    import_loader()  # once, before the workers are forked, instead of once in each
     click.echo(f"chatdesk is serving on http://{host}:{port}", err=True)
     _Server({
         "bind": f"{host}:{port}",

@@ -4,7 +4,7 @@ Pure library (no Flask, no database): the command line, the model registry and t
 are built on it. How the model works and what its artifact trusts: docs/intent-model.md.
 """
 
-from chatdesk.nlu.artifacts import TRUSTED_TYPES, load_model, read_metadata, save_model
+from chatdesk.nlu.artifacts import TRUSTED_TYPES, import_loader, load_model, read_metadata, save_model
 from chatdesk.nlu.data import IntentDataset, make_dataset, read_intents_csv
 from chatdesk.nlu.errors import EmbedderMismatch, IntentDataError, IntentModelError, UntrustedArtifact
 from chatdesk.nlu.evaluation import evaluate_model, predict_all
@@ -31,6 +31,7 @@ __all__ = [
     "evaluate",
     "evaluate_model",
     "format_evaluation",
+    "import_loader",
     "load_model",
     "make_dataset",
     "plot_confusion",

@@ -59,6 +59,12 @@ def _skops() -> ModuleType:
     return importlib.import_module("skops.io")
 
 
+def import_loader() -> None:
+    """Import what loading a model needs now: server processes forked after this (gunicorn's
+    workers) then load their model without importing all of scikit-learn each."""
+    _skops()
+
+
 _VERSIONED_PACKAGES = ("chatdesk", "scikit-learn", "skops", "numpy", "scipy", "onnxruntime")
 
 
