@@ -6,7 +6,7 @@ PIP    := $(BIN)/pip --disable-pip-version-check
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint bench pipeline install install-dev browser clean
+.PHONY: run test lint bench pipeline install install-dev browser clean wheelhouse image image-tools image-base image-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,5 +57,54 @@ bench: install-dev
 pipeline: install-dev
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(BIN)/dvc repro
 
+# --- The container image (deployments/docker): one image, roles web/migrate/train/demo --------
+IMAGE      ?= localhost/chatdesk:dev
+# Any Debian bookworm with python3 (3.11) and python3-venv. No registry is reachable on the
+# project's machines: image-test builds on a base made here with mmdebstrap (image-base).
+BASE       ?= python:3.11-slim-bookworm
+LOCAL_BASE := localhost/chatdesk-base
+WHEELHOUSE := build/wheelhouse
+ARCH       := $(shell uname -m)
+
+# Every wheel the image installs, made here, so the build needs no package index. Resolved for
+# the oldest Python 3.11 the image may have (Debian bookworm's 3.11.2).
+wheelhouse: install
+	rm -rf $(WHEELHOUSE)
+	$(PIP) wheel --quiet --no-deps -w $(WHEELHOUSE) .
+	$(PIP) download --quiet --dest $(WHEELHOUSE) --only-binary=:all: \
+	  --python-version 3.11.2 --implementation cp --abi cp311 --abi abi3 --abi none \
+	  --platform manylinux_2_28_$(ARCH) --platform manylinux_2_17_$(ARCH) --platform manylinux2014_$(ARCH) \
+	  -c constraints.txt "$$(ls $(WHEELHOUSE)/chatdesk-*.whl)[torch]" async-timeout
+
+image: wheelhouse
+	@if command -v buildah >/dev/null 2>&1; then \
+	  buildah bud --isolation=chroot --layers --format docker --build-arg BASE=$(BASE) -f deployments/docker/Dockerfile -t $(IMAGE) . ; \
+	else \
+	  docker build --build-arg BASE=$(BASE) -f deployments/docker/Dockerfile -t $(IMAGE) . ; \
+	fi
+
+# Debian's tools for building and running images without a container engine.
+image-tools:
+	@command -v buildah >/dev/null 2>&1 && command -v podman >/dev/null 2>&1 && command -v mmdebstrap >/dev/null 2>&1 || { \
+	  echo "Installing Debian's buildah, podman and mmdebstrap"; \
+	  (apt-get install -y -q buildah podman mmdebstrap >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null && apt-get install -y -q buildah podman mmdebstrap >/dev/null)); }
+
+image-base: image-tools
+	@podman image exists $(LOCAL_BASE) || { \
+	  mkdir -p build && \
+	  mmdebstrap --quiet --variant=apt --include=python3,python3-venv,ca-certificates \
+	    --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
+	    --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
+	    --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
+	    bookworm build/base.tar && \
+	  podman import build/base.tar $(LOCAL_BASE) && rm -f build/base.tar; }
+
+# Builds the image on the local base, runs its roles against the running PostgreSQL and Redis
+# and checks what it promises (tests/image).
+image-test: install-dev image-base
+	$(MAKE) image BASE=$(LOCAL_BASE)
+	$(BIN)/python -m tests.image --image $(IMAGE)
+
 clean:
-	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) instance build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The container image under test (python -m tests.image); not collected by pytest."""
