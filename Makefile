@@ -6,7 +6,8 @@ PIP    := $(BIN)/pip --disable-pip-version-check
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint bench pipeline install install-dev browser clean wheelhouse image image-tools image-base image-test
+.PHONY: run test lint bench pipeline install install-dev browser clean wheelhouse image image-tools image-base image-test \
+	scale-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -105,6 +106,18 @@ image-base: image-tools
 image-test: install-dev image-base
 	$(MAKE) image BASE=$(LOCAL_BASE)
 	$(BIN)/python -m tests.image --image $(IMAGE)
+
+# --- Scale-out, proven here (tests/scale) ------------------------------------------------------
+# Three web instances (the image's web role) behind Debian's nginx, with a PostgreSQL and a
+# Redis of the harness's own, under customer load while an instance is killed, another is
+# restarted, PostgreSQL and Redis restart; writes benchmarks/results/scale_out.{json,md}.
+scale-test: install-dev
+	@{ command -v nginx || test -x /usr/sbin/nginx; } >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1 \
+	  && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "Installing Debian's nginx, redis-server and postgresql for the scale-out test"; \
+	  (apt-get install -y -q nginx redis-server postgresql >/dev/null 2>&1 || \
+	   (apt-get update -q >/dev/null && apt-get install -y -q nginx redis-server postgresql >/dev/null)); }
+	$(BIN)/python -m tests.scale
 
 # --- Deployment checks (deployments/kubernetes, tests/deploy) -----------------------------------
 # kubectl (kustomize), kubernetes-validate, checkov, hadolint, actionlint and two expression

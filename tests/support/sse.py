@@ -64,15 +64,21 @@ class SSEReader:
 
     @staticmethod
     def _parse(block: str) -> ServerSentEvent | None:
-        fields: dict[str, str] = {}
-        for line in block.splitlines():
-            if line.startswith(":") or ":" not in line:
-                continue
-            name, _, value = line.partition(":")
-            fields[name] = value.lstrip(" ")
-        if "data" not in fields:
-            return None
-        return ServerSentEvent(fields.get("event", "message"), json.loads(fields["data"]), fields.get("id"))
+        event = parse_event(block.splitlines())
+        return ServerSentEvent(*event) if event is not None else None
+
+
+def parse_event(lines: Iterable[str]) -> tuple[str, dict[str, Any], str | None] | None:
+    """One event's lines as (event, data, id); None for a comment (a keep-alive) or no data."""
+    fields: dict[str, str] = {}
+    for line in lines:
+        if line.startswith(":") or ":" not in line:
+            continue
+        name, _, value = line.partition(":")
+        fields[name] = value.removeprefix(" ")
+    if "data" not in fields:
+        return None
+    return fields.get("event", "message"), json.loads(fields["data"]), fields.get("id")
 
     def next(self, timeout: float = 5.0, event: str = "message") -> ServerSentEvent:
         """The next event of type ``event`` (others are skipped)."""
