@@ -67,6 +67,15 @@ class SSEReader:
         event = parse_event(block.splitlines())
         return ServerSentEvent(*event) if event is not None else None
 
+    def next(self, timeout: float = 5.0, event: str = "message") -> ServerSentEvent:
+        """The next event of type ``event`` (others are skipped)."""
+        while True:
+            item = self._events.get(timeout=timeout)
+            if item is None:
+                raise EOFError(f"the stream ended ({self.error!r})")
+            if item.event == event:
+                return item
+
 
 def parse_event(lines: Iterable[str]) -> tuple[str, dict[str, Any], str | None] | None:
     """One event's lines as (event, data, id); None for a comment (a keep-alive) or no data."""
@@ -79,12 +88,3 @@ def parse_event(lines: Iterable[str]) -> tuple[str, dict[str, Any], str | None] 
     if "data" not in fields:
         return None
     return fields.get("event", "message"), json.loads(fields["data"]), fields.get("id")
-
-    def next(self, timeout: float = 5.0, event: str = "message") -> ServerSentEvent:
-        """The next event of type ``event`` (others are skipped)."""
-        while True:
-            item = self._events.get(timeout=timeout)
-            if item is None:
-                raise EOFError(f"the stream ended ({self.error!r})")
-            if item.event == event:
-                return item
