@@ -28,8 +28,7 @@ def export_command(as_json: bool) -> None:
     embedder = get_embedder(settings.embedding_backend, settings.models_path, settings.embedding_threads)
     vector = embedder.embed_one("Where is my parcel?")  # proves the export loads and runs
     folder = settings.models_path
-    files = sorted(p.name for p in folder.iterdir() if p.suffix in (".onnx", ".json")
-                   and (p.suffix == ".onnx" or p.name == TOKENIZER_FILE))
+    files = sorted(p.name for p in folder.iterdir() if p.suffix == ".onnx" or p.name == TOKENIZER_FILE)
     if as_json:
         click.echo(json.dumps({"models_dir": str(folder), "backend": settings.embedding_backend,
                                "embedder": embedder.name, "dimensions": int(vector.shape[0]),

@@ -20,6 +20,7 @@ from chatdesk.extensions import db
 from chatdesk.nlu import (
     Evaluation,
     IntentDataError,
+    IntentDataset,
     TrainingConfig,
     evaluate_model,
     format_evaluation,
@@ -167,7 +168,7 @@ def train_command(data_paths: tuple[Path, ...], taught: bool, eval_path: Path | 
 
 
 def _training_examples(data_paths: tuple[Path, ...], text_column: str, label_column: str, taught: bool,
-                       held_out: Any) -> tuple[Any, int]:
+                       held_out: IntentDataset | None) -> tuple[IntentDataset, int]:
     """The files' examples and, with ``taught``, what the bot was taught (none of the held-out
     examples); and how many were taught."""
     # Files after the first may be empty (an export with nothing new to learn yet).

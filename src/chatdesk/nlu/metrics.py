@@ -82,6 +82,12 @@ class Evaluation:
             "confused_pairs": [vars(pair) for pair in self.confused_pairs],
         }
 
+    def figures(self, prefix: str = "") -> dict[str, float]:
+        """The numbers of :meth:`as_dict` alone (what an experiment tracker logs), named ``prefix``+key;
+        a figure that does not apply (None) is left out."""
+        return {f"{prefix}{key}": float(value) for key, value in self.as_dict().items()
+                if isinstance(value, int | float) and not isinstance(value, bool)}
+
 
 def _ratio(numerator: float, denominator: float) -> float:
     return float(numerator / denominator) if denominator else 0.0

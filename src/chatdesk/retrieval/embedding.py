@@ -12,19 +12,18 @@ without it (the container image) runs from an export made beforehand, with the t
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import shutil
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from chatdesk.errors import ConfigError
+from chatdesk.locks import file_lock
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -129,28 +128,16 @@ class SentenceTransformerEmbedder(Embedder):
         return np.asarray(vectors, dtype=np.float32)
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def onnx_model(models_dir: Path, quantised: bool) -> Path:
     """The ONNX file, made once from the packaged weights (several workers may race: a lock
     decides). An existing export is used as it is: making one is the only step that needs torch."""
     target = models_dir / (ONNX_INT8_FILE if quantised else ONNX_FILE)
     if target.exists():
-        _keep_tokenizer_beside(models_dir)
         return target
     full = export_onnx(models_dir / ONNX_FILE)
     if not quantised:
         return full
-    with _file_lock(target.with_suffix(".lock")):
+    with file_lock(target.with_suffix(".lock")):
         if not target.exists():
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -158,14 +145,6 @@ def onnx_model(models_dir: Path, quantised: bool) -> Path:
             quantize_dynamic(str(full), str(partial), weight_type=QuantType.QInt8)
             partial.replace(target)
     return target
-
-
-def _keep_tokenizer_beside(models_dir: Path) -> None:
-    """An export made before the tokenizer was kept beside it gets it now, when it can."""
-    if (models_dir / TOKENIZER_FILE).exists():
-        return
-    with contextlib.suppress(ModelNotExported, OSError):
-        _copy_tokenizer(models_dir)
 
 
 def _copy_tokenizer(models_dir: Path) -> None:
@@ -176,7 +155,7 @@ def _copy_tokenizer(models_dir: Path) -> None:
 
 def export_onnx(model_file: Path) -> Path:
     """Export the packaged weights to ONNX, with the tokenizer beside them."""
-    with _file_lock(model_file.with_suffix(".lock")):
+    with file_lock(model_file.with_suffix(".lock")):
         if model_file.exists():
             return model_file
         import warnings

@@ -191,9 +191,7 @@ def _metrics(report: TrainingReport, evaluation: Evaluation | None) -> dict[str,
         if isinstance(value, int | float) and value is not None:
             metrics[f"validation_{key}"] = float(value)
     if evaluation is not None:
-        for key, value in evaluation.as_dict().items():
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                metrics[f"eval_{key}"] = float(value)
+        metrics.update(evaluation.figures("eval_"))
     metrics.update({f"seconds_{step}": float(s) for step, s in report.timings.items()})
     return metrics
 
@@ -303,8 +301,8 @@ def active_run(session: Session) -> tuple[str | None, str | None]:
 def activate(settings: Settings, version: str, embedder: Embedder) -> ServingModel:
     """Check the version loads here, then make it the one every server serves (and make sure the
     database has its folder, so that every server can load it)."""
-    serving = load_version(settings, version, embedder)
     run_id = _run_id(settings, version)
+    serving = load_version(settings, version, embedder, run_id)
     intent_artifacts.store(run_id, settings.intent_model_name, version, fetch(settings, version, run_id))
     state = db.session.get(IntentModelState, 1) or IntentModelState(id=1)
     state.active_version = version

@@ -81,9 +81,7 @@ def _comparison_metrics(active: Evaluation | None, verdict: PromotionVerdict) ->
     if verdict.gain is not None:
         metrics["promotion_gain"] = verdict.gain
     if active is not None:
-        for key, value in active.as_dict().items():
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                metrics[f"active_eval_{key}"] = float(value)
+        metrics.update(active.figures("active_eval_"))
     return metrics
 
 

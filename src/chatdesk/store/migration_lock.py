@@ -7,13 +7,14 @@ migration twice. The second waits, then finds the schema current and does nothin
 
 from __future__ import annotations
 
-import fcntl
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+
+from chatdesk.locks import file_lock
 
 #: The PostgreSQL advisory lock's key: any fixed number other applications are unlikely to use.
 LOCK_KEY = zlib.crc32(b"chatdesk schema migrations")
@@ -27,7 +28,7 @@ def migration_lock(connection: Connection) -> Iterator[None]:
         with _advisory_lock(connection):
             yield
     elif dialect == "sqlite" and connection.engine.url.database not in (None, "", ":memory:"):
-        with _file_lock(f"{connection.engine.url.database}.migrate-lock"):
+        with file_lock(f"{connection.engine.url.database}.migrate-lock"):
             yield
     else:
         yield
@@ -45,13 +46,3 @@ def _advisory_lock(connection: Connection) -> Iterator[None]:
         connection.rollback()
         connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
         connection.commit()
-
-
-@contextmanager
-def _file_lock(path: str) -> Iterator[None]:
-    with open(path, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
