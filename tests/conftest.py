@@ -6,7 +6,6 @@ import os
 import shutil
 import socket
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from chatdesk import Settings, create_app
+from tests.support.postgres import new_database
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
@@ -170,19 +170,8 @@ def fresh_postgres_database() -> Iterator[str]:
     reason = _reachable(POSTGRES_URL, 5432)
     if reason:
         service_unavailable("PostgreSQL", reason)
-    import sqlalchemy as sa
-
-    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"chatdesk_test_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    try:
+    with new_database(POSTGRES_URL) as url:
         yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,8 @@ from urllib.request import Request, urlopen
 import sqlalchemy as sa
 
 from tests.image.container import IMAGE_UID, Container, image_size, stop
+from tests.support.postgres import new_database
+from tests.support.servers import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "benchmarks" / "results" / "image.json"
@@ -60,21 +62,12 @@ class Checks:
 @contextmanager
 def fresh_database() -> Iterator[str]:
     """A new database, with a schema for MLflow's registry beside chatdesk's tables."""
-    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"chatdesk_image_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(sa.text("CREATE SCHEMA mlflow"))
-    engine.dispose()
-    try:
+    with new_database(POSTGRES_URL, prefix="chatdesk_image") as url:
+        engine = sa.create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(sa.text("CREATE SCHEMA mlflow"))
+        engine.dispose()
         yield url
-    finally:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def flush_redis() -> None:
@@ -83,15 +76,6 @@ def flush_redis() -> None:
     connection = redis.Redis.from_url(REDIS_URL)
     connection.flushdb()
     connection.close()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def http(method: str, url: str, body: dict[str, Any] | None = None,
@@ -105,20 +89,6 @@ def http(method: str, url: str, body: dict[str, Any] | None = None,
     except URLError as error:
         status = getattr(error, "code", 0)
         return status, {"error": str(error)}
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float) -> float | None:
-    """Seconds from now until /readyz answers 200, or None."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout and process.poll() is None:
-        try:
-            with urlopen(f"{url}/readyz", timeout=2) as response:
-                if response.status == 200:
-                    return time.monotonic() - started
-        except (OSError, URLError):
-            pass
-        time.sleep(0.05)
-    return None
 
 
 Run = subprocess.CompletedProcess[str]
@@ -219,7 +189,10 @@ def serve(box: Container, env: dict[str, str], url: str, pod: str, checks: Check
     log = f"web-{pod}.log"
     web = box.start("web", env, log)
     try:
-        ready = wait_ready(url, web, timeout=120)
+        try:
+            ready: float | None = wait_ready(url, web, timeout=120)
+        except RuntimeError:
+            ready = None
         checks.figures[f"ready_seconds_{pod}_pod"] = round(ready, 2) if ready is not None else None
         seen = (f"{ready:.2f} s from start to /readyz 200 (aim: at most {READY_AIM_SECONDS:.0f} s)"
                 if ready is not None else tail((box.logs / log).read_text(errors="replace")))

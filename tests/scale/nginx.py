@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.scale.processes import ManagedProcess, free_port, wait_port
+from tests.scale.processes import ManagedProcess, wait_port
+from tests.support.servers import free_port
 
 # What ingress-nginx does by default: a failed connection or a timeout is retried on the next
 # instance, at most three tries; a POST that reached an instance is never retried by the proxy

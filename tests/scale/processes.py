@@ -17,14 +17,6 @@ from urllib.error import URLError
 from urllib.request import urlopen
 
 
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class ManagedProcess:
     """A long-running child (a server) that can be started again after it is stopped or killed.
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import psycopg
 
-from tests.scale.processes import ManagedProcess, free_port, run, wait_http_ok, wait_port
+from tests.scale.processes import ManagedProcess, run, wait_http_ok, wait_port
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
